@@ -1,0 +1,145 @@
+// swift-tools-version:6.2
+// cus-kiosk: an offline-first card-check kiosk for the CUS Starachowice.
+
+import PackageDescription
+
+/// Strictness borrowed from Hummingbird: every dependency a file uses is visible at its top.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "cus-kiosk",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kioskd", targets: ["kioskd"]),
+        .executable(name: "kioskctl", targets: ["kioskctl"]),
+        .executable(name: "pn532-emulator", targets: ["pn532-emulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // MARK: The card and its check
+        .target(name: "CardModel", swiftSettings: swiftSettings),
+        .target(name: "CardCheck", dependencies: ["CardModel"], swiftSettings: swiftSettings),
+        .target(name: "RegistryCSV", dependencies: ["CardModel"], swiftSettings: swiftSettings),
+        .target(
+            name: "Replica",
+            dependencies: [
+                "CardModel", "RegistryCSV",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: NFC
+        .systemLibrary(
+            name: "CNFC",
+            pkgConfig: "libnfc",
+            providers: [.apt(["libnfc-dev"])]
+        ),
+        .target(
+            name: "CardFormat",
+            dependencies: [
+                "CardModel",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CardReader",
+            dependencies: [
+                "CNFC", "CardModel", "CardFormat",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "PN532Emulator", swiftSettings: swiftSettings),
+
+        // MARK: The daemon
+        .target(
+            name: "KioskConfig",
+            dependencies: ["CardModel"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KioskAPI",
+            dependencies: [
+                "CardModel", "CardCheck", "Replica",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KioskDaemon",
+            dependencies: [
+                "CardModel", "CardCheck", "Replica", "KioskConfig", "KioskAPI", "CardReader", "CardFormat",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Executables (thin)
+        .executableTarget(
+            name: "kioskd",
+            dependencies: [
+                "KioskDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "kioskctl",
+            dependencies: [
+                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "CardFormat", "CardReader",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "pn532-emulator",
+            dependencies: [
+                "PN532Emulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Benchmarks (built with the package, never run by the tests)
+        .executableTarget(
+            name: "ReplicaBenchmark",
+            dependencies: ["CardModel", "CardCheck", "Replica"],
+            path: "Benchmarks/ReplicaBenchmark",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "CardCheckTests", dependencies: ["CardModel", "CardCheck"], swiftSettings: swiftSettings),
+        .testTarget(name: "ReplicaTests", dependencies: ["CardModel", "Replica", "RegistryCSV"], swiftSettings: swiftSettings),
+        .testTarget(name: "KioskConfigTests", dependencies: ["KioskConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KioskdTests",
+            dependencies: ["CardModel", "Replica", "KioskConfig", "KioskAPI", "KioskDaemon"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "CardFormatTests", dependencies: ["CardModel", "CardFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "PN532EmulatorTests", dependencies: ["PN532Emulator"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CardReaderTests",
+            dependencies: ["CardModel", "CardFormat", "CardReader", "PN532Emulator"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

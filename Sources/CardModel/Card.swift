@@ -1,0 +1,116 @@
+/// How a card carries its identity.
+public enum CardTechnology: String, Sendable, Codable, CaseIterable {
+    /// Printed card with no chip; checked by its typed number.
+    case printed
+    /// Any ISO 14443A chip identified by its UID alone (old series; low assurance).
+    case iso14443a
+    /// NTAG213 with a signed CUS record.
+    case ntag213
+    /// NTAG215 with a signed CUS record.
+    case ntag215
+    /// NTAG216 with a signed CUS record.
+    case ntag216
+    /// MIFARE Ultralight with a signed CUS record.
+    case ultralight = "mifare_ultralight"
+}
+
+/// The administrative status of one card.
+public enum CardStatus: String, Sendable, Codable, CaseIterable {
+    case active, suspended, revoked, lost
+}
+
+/// The municipal programmes a card can entitle its holder to.
+public enum EntitlementKind: String, Sendable, Codable, CaseIterable {
+    /// Starachowicka Karta Seniora 60+.
+    case senior60
+    /// Karta Dużej Rodziny; has a ``FamilyRole``.
+    case largeFamily = "large_family"
+    /// Starachowicka Karta za Jeden Uśmiech (disability certificate).
+    case disability
+    /// A CUS employee.
+    case staff
+
+    /// The programme's name for the screen.
+    public var name: LocalizedText {
+        switch self {
+        case .senior60: LocalizedText(pl: "Starachowicka Karta Seniora 60+", en: "Starachowice Senior Card 60+")
+        case .largeFamily: LocalizedText(pl: "Karta Dużej Rodziny", en: "Large Family Card")
+        case .disability: LocalizedText(pl: "Starachowicka Karta za Jeden Uśmiech", en: "Starachowice \"For a Smile\" Card")
+        case .staff: LocalizedText(pl: "Pracownik CUS", en: "CUS staff")
+        }
+    }
+}
+
+/// The holder's role in a large family: parents' cards have no end date, children's expire.
+public enum FamilyRole: String, Sendable, Codable, CaseIterable {
+    case parent, child
+}
+
+/// One entitlement of a card holder, with the days it is valid (both ends inclusive).
+public struct Entitlement: Hashable, Sendable, Codable {
+    public var kind: EntitlementKind
+    /// Set for ``EntitlementKind/largeFamily`` only.
+    public var role: FamilyRole?
+    public var validFrom: CivilDate
+    /// `nil`: no end date.
+    public var validUntil: CivilDate?
+
+    public init(kind: EntitlementKind, role: FamilyRole? = nil, validFrom: CivilDate, validUntil: CivilDate?) {
+        self.kind = kind
+        self.role = role
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+    }
+
+    /// Whether the entitlement holds on `day`.
+    public func isValid(on day: CivilDate) -> Bool {
+        validFrom <= day && (validUntil.map { day <= $0 } ?? true)
+    }
+}
+
+/// Everything the replica knows about one card: what the check needs and nothing more.
+public struct CardRecord: Hashable, Sendable {
+    public var number: CardNumber
+    public var uid: ChipUID?
+    public var technology: CardTechnology
+    public var series: String?
+    public var status: CardStatus
+    public var validFrom: CivilDate?
+    public var validUntil: CivilDate?
+    /// Set when this card was replaced (lost, damaged): the chip that replaced it.
+    public var replacedBy: ChipUID?
+    /// Set when this card was replaced and the replacement is chipless, or to record it at all.
+    public var isReplaced: Bool
+    /// First name and initial of the last name, e.g. "Anna K.".
+    public var holderDisplayName: String
+    /// The holder's entitlements, current or not.
+    public var entitlements: [Entitlement]
+
+    public init(
+        number: CardNumber, uid: ChipUID?, technology: CardTechnology, series: String?, status: CardStatus,
+        validFrom: CivilDate?, validUntil: CivilDate?, replacedBy: ChipUID? = nil, isReplaced: Bool = false,
+        holderDisplayName: String, entitlements: [Entitlement]
+    ) {
+        self.number = number
+        self.uid = uid
+        self.technology = technology
+        self.series = series
+        self.status = status
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+        self.replacedBy = replacedBy
+        self.isReplaced = isReplaced || replacedBy != nil
+        self.holderDisplayName = holderDisplayName
+        self.entitlements = entitlements
+    }
+}
+
+/// A short text in the two languages the kiosk speaks to staff in.
+public struct LocalizedText: Hashable, Sendable, Codable {
+    public var pl: String
+    public var en: String
+    public init(pl: String, en: String) {
+        self.pl = pl
+        self.en = en
+    }
+}

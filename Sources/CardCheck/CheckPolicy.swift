@@ -1,0 +1,194 @@
+public import CardModel
+
+/// The rules that turn what the replica knows about a card into a verdict for one day.
+///
+/// Pure and synchronous: no clock, no database. The caller supplies "today" (the day in
+/// Europe/Warsaw, see ``CivilDate/init(_:in:)``) so that the rules can be tested at any
+/// instant, midnight and daylight-saving changes included.
+public struct CheckPolicy: Sendable {
+    public init() {}
+
+    /// Judges a card found (or not) in the replica.
+    ///
+    /// - Parameters:
+    ///   - record: the replica's record of the card, `nil` when it has none.
+    ///   - presentation: how the card was presented.
+    ///   - today: the day in Warsaw.
+    public func verdict(for record: CardRecord?, presentation: Presentation, today: CivilDate) -> CheckResult {
+        switch presentation {
+        case .unreadable(let technology):
+            return CheckResult(
+                verdict: .unreadable, card: CardSummary(masked: "…", technology: technology), entitlements: [],
+                daysToExpiry: nil, reason: Reasons.unreadable, reasonCode: "unreadable", assurance: .low
+            )
+        case .counterfeit(let uid, let technology, let why):
+            return CheckResult(
+                verdict: .counterfeit, card: CardSummary(masked: uid.masked, technology: technology), entitlements: [],
+                daysToExpiry: nil, reason: Reasons.counterfeit(why), reasonCode: "counterfeit_\(why.rawValue)", assurance: .high
+            )
+        case .typed(let number):
+            guard let record else {
+                return unknown(CardSummary(masked: number.masked, technology: .printed), assurance: .high)
+            }
+            return judge(record, summary: CardSummary(masked: number.masked, technology: record.technology), assurance: .high, today: today)
+        case .chip(let uid, let technology, let signed):
+            if let record {
+                let assurance: Assurance = signed == nil ? .low : .high
+                return judge(record, summary: CardSummary(masked: record.number.masked, technology: technology), assurance: assurance, today: today)
+            }
+            if let signed {
+                return judgeOffline(signed, technology: technology, today: today)
+            }
+            return unknown(CardSummary(masked: uid.masked, technology: technology), assurance: .low)
+        }
+    }
+
+    private func unknown(_ summary: CardSummary, assurance: Assurance) -> CheckResult {
+        CheckResult(
+            verdict: .unknown, card: summary, entitlements: [], daysToExpiry: nil,
+            reason: Reasons.unknown, reasonCode: "unknown", assurance: assurance
+        )
+    }
+
+    private func judge(_ record: CardRecord, summary: CardSummary, assurance: Assurance, today: CivilDate) -> CheckResult {
+        func result(_ verdict: Verdict, _ reason: LocalizedText, _ code: String) -> CheckResult {
+            CheckResult(
+                verdict: verdict, card: summary, entitlements: [], daysToExpiry: nil, reason: reason,
+                reasonCode: code, assurance: assurance, holderDisplayName: record.holderDisplayName
+            )
+        }
+        // Status first: a lost or revoked card is refused whatever its dates say.
+        switch record.status {
+        case .lost: return result(.lost, Reasons.lost, "lost")
+        case .revoked:
+            return record.isReplaced
+                ? result(.revoked, Reasons.replaced, "replaced")
+                : result(.revoked, Reasons.revoked, "revoked")
+        case .suspended: return result(.suspended, Reasons.suspended, "suspended")
+        case .active:
+            if record.isReplaced { return result(.revoked, Reasons.replaced, "replaced") }
+        }
+        if let from = record.validFrom, today < from {
+            return result(.notYetValid, Reasons.notYetValid(from), "card_not_yet_valid")
+        }
+        if let until = record.validUntil, until < today {
+            return result(.expired, Reasons.expired(until), "card_expired")
+        }
+        let current = record.entitlements.filter { $0.isValid(on: today) }
+        guard !current.isEmpty else {
+            if let next = record.entitlements.filter({ today < $0.validFrom }).map(\.validFrom).min() {
+                return result(.notYetValid, Reasons.notYetValid(next), "entitlements_not_yet_valid")
+            }
+            let last = record.entitlements.compactMap(\.validUntil).max()
+            return result(.expired, last.map(Reasons.expired) ?? Reasons.noEntitlement, last == nil ? "no_entitlement" : "entitlements_expired")
+        }
+        let summaries = current
+            .sorted { ($0.kind.rawValue, $0.role?.rawValue ?? "") < ($1.kind.rawValue, $1.role?.rawValue ?? "") }
+            .map { EntitlementSummary(kind: $0.kind, role: $0.role, validUntil: $0.validUntil, daysToExpiry: $0.validUntil.map { today.days(until: $0) }) }
+        // The card is good until its last entitlement ends, capped by the card's own end date.
+        var end: CivilDate? = summaries.contains { $0.validUntil == nil } ? nil : summaries.compactMap(\.validUntil).max()
+        if let cardEnd = record.validUntil { end = end.map { min($0, cardEnd) } ?? cardEnd }
+        return CheckResult(
+            verdict: .valid, card: summary, entitlements: summaries, daysToExpiry: end.map { today.days(until: $0) },
+            reason: Reasons.valid(summaries.map(\.kind)), reasonCode: "valid", assurance: assurance,
+            holderDisplayName: record.holderDisplayName
+        )
+    }
+
+    private func judgeOffline(_ signed: VerifiedCardRecord, technology: CardTechnology, today: CivilDate) -> CheckResult {
+        let summary = CardSummary(masked: signed.number.masked, technology: technology)
+        if let until = signed.validUntil, until < today {
+            return CheckResult(
+                verdict: .expired, card: summary, entitlements: [], daysToExpiry: nil, reason: Reasons.expired(until),
+                reasonCode: "card_expired", assurance: .high, acceptedOffline: true
+            )
+        }
+        let summaries = signed.entitlements.sorted { $0.rawValue < $1.rawValue }.map {
+            EntitlementSummary(
+                kind: $0, role: $0 == .largeFamily ? signed.role : nil, validUntil: signed.validUntil,
+                daysToExpiry: signed.validUntil.map { today.days(until: $0) }
+            )
+        }
+        guard !summaries.isEmpty else {
+            return CheckResult(
+                verdict: .expired, card: summary, entitlements: [], daysToExpiry: nil, reason: Reasons.noEntitlement,
+                reasonCode: "no_entitlement", assurance: .high, acceptedOffline: true
+            )
+        }
+        return CheckResult(
+            verdict: .valid, card: summary, entitlements: summaries,
+            daysToExpiry: signed.validUntil.map { today.days(until: $0) },
+            reason: Reasons.validOffline, reasonCode: "valid_signed_offline", assurance: .high, acceptedOffline: true
+        )
+    }
+}
+
+/// The reasons the kiosk gives, in plain Polish first (many readers are elderly) and English.
+enum Reasons {
+    static let unknown = LocalizedText(
+        pl: "Nie znamy tej karty. Podejdź do okienka Biura Obsługi Klienta.",
+        en: "This card is not known. Please ask at the customer office desk."
+    )
+    static let unreadable = LocalizedText(
+        pl: "Nie udało się odczytać karty. Przyłóż kartę ponownie i przytrzymaj chwilę.",
+        en: "The card could not be read. Tap it again and hold it still for a moment."
+    )
+    static let lost = LocalizedText(
+        pl: "Ta karta została zgłoszona jako zgubiona. Podejdź do okienka.",
+        en: "This card was reported lost. Please ask at the desk."
+    )
+    static let revoked = LocalizedText(
+        pl: "Ta karta została unieważniona. Podejdź do okienka.",
+        en: "This card has been revoked. Please ask at the desk."
+    )
+    static let replaced = LocalizedText(
+        pl: "Ta karta została zastąpiona nową kartą. Używaj nowej karty.",
+        en: "This card was replaced by a new one. Please use the new card."
+    )
+    static let suspended = LocalizedText(
+        pl: "Ta karta jest czasowo zawieszona. Podejdź do okienka.",
+        en: "This card is temporarily suspended. Please ask at the desk."
+    )
+    static let noEntitlement = LocalizedText(
+        pl: "Karta nie daje dziś żadnych uprawnień.",
+        en: "The card gives no entitlement today."
+    )
+    static let validOffline = LocalizedText(
+        pl: "Karta ważna. To nowa karta — potwierdzona podpisem.",
+        en: "Card valid. A new card, confirmed by its signature."
+    )
+
+    static func counterfeit(_ why: CounterfeitReason) -> LocalizedText {
+        LocalizedText(
+            pl: "Tej karty nie można potwierdzić. Podejdź do okienka.",
+            en: "This card cannot be verified (\(why.rawValue.split(separator: "_").joined(separator: " "))). Please ask at the desk."
+        )
+    }
+
+    static func expired(_ day: CivilDate) -> LocalizedText {
+        LocalizedText(
+            pl: "Karta straciła ważność \(polish(day)). Podejdź do okienka, aby ją przedłużyć.",
+            en: "The card expired on \(day.iso). Please ask at the desk to renew it."
+        )
+    }
+
+    static func notYetValid(_ day: CivilDate) -> LocalizedText {
+        LocalizedText(
+            pl: "Karta będzie ważna od \(polish(day)).",
+            en: "The card is valid from \(day.iso)."
+        )
+    }
+
+    static func valid(_ kinds: [EntitlementKind]) -> LocalizedText {
+        LocalizedText(
+            pl: "Karta ważna: " + kinds.map(\.name.pl).joined(separator: ", ") + ".",
+            en: "Card valid: " + kinds.map(\.name.en).joined(separator: ", ") + "."
+        )
+    }
+
+    /// "30 września 2027": how a date is said in Polish.
+    static func polish(_ day: CivilDate) -> String {
+        let months = ["stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca", "lipca", "sierpnia", "września", "października", "listopada", "grudnia"]
+        return "\(day.day) \(months[day.month - 1]) \(day.year)"
+    }
+}

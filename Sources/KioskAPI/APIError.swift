@@ -1,0 +1,39 @@
+public import Hummingbird
+import NIOCore
+import Foundation
+
+/// An error the local API answers with: a status, a stable code and a message a person can act on.
+///
+/// Rendered as `{"error":{"code":"…","message":"…","message_pl":"…"}}`.
+public struct APIError: HTTPResponseError, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var messagePL: String?
+
+    public init(_ status: HTTPResponse.Status, code: String, message: String, messagePL: String? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.messagePL = messagePL
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = try JSONEncoder.kioskAPI.encode(ErrorBody(error: .init(code: code, message: message, messagePl: messagePL)))
+        return Response(
+            status: status,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))
+        )
+    }
+}
+
+/// The JSON shape of an ``APIError``.
+struct ErrorBody: Codable {
+    struct Inner: Codable {
+        var code: String
+        var message: String
+        var messagePl: String?
+    }
+    var error: Inner
+}

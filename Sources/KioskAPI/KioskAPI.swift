@@ -1,0 +1,150 @@
+import CardModel
+import Foundation
+public import Hummingbird
+import NIOCore
+import Replica
+
+/// The kiosk's local HTTP API (`/api/v1/…`), served on loopback to the on-screen UI and staff tools.
+///
+/// See `docs/api.md` for every route with examples.
+public struct KioskAPI: Sendable {
+    public let checkpoint: Checkpoint
+    public let status: any KioskStatusSource
+    public let kioskName: String
+    /// Served at `/` when set: the on-screen UI.
+    public let uiDirectory: String?
+    /// How often an idle event stream sends a keep-alive comment.
+    public let heartbeat: Duration
+
+    public init(checkpoint: Checkpoint, status: any KioskStatusSource, kioskName: String, uiDirectory: String? = nil, heartbeat: Duration = .seconds(15)) {
+        self.checkpoint = checkpoint
+        self.status = status
+        self.kioskName = kioskName
+        self.uiDirectory = uiDirectory
+        self.heartbeat = heartbeat
+    }
+
+    /// Builds the router with every route.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        if let uiDirectory {
+            router.add(middleware: FileMiddleware(uiDirectory, searchForIndexHtml: true))
+        }
+        let api = router.group("api/v1")
+        api.get("status") { _, _ in try await self.statusResponse() }
+        api.get("taps") { request, _ in try await self.tapsResponse(request) }
+        api.post("check") { request, _ in try await self.checkResponse(request) }
+        api.get("events") { _, _ in self.eventsResponse() }
+        return router
+    }
+
+    func statusResponse() async throws -> Response {
+        let stats: Replica.Stats
+        do { stats = try checkpoint.replica.stats(detailed: false) } catch {
+            throw APIError(.serviceUnavailable, code: "replica_unavailable", message: "The replica cannot be read: \(error.code.rawValue)")
+        }
+        let now = Date()
+        let refreshed = [stats.lastSyncAt, stats.lastImportAt].compactMap { $0 }.max()
+        let report = StatusReport(
+            version: KioskVersion.current,
+            kiosk: kioskName,
+            now: now,
+            replica: .init(
+                cards: stats.cards, lastSync: stats.lastSyncAt, lastImport: stats.lastImportAt, cursor: stats.cursor,
+                ageSeconds: refreshed.map { Int(now.timeIntervalSince($0)) }
+            ),
+            reader: await status.readerStatus(),
+            outbox: await status.outboxStatus(),
+            central: await status.centralStatus()
+        )
+        return try Self.json(report)
+    }
+
+    func tapsResponse(_ request: Request) async throws -> Response {
+        var limit = 50
+        if let text = request.uri.queryParameters["limit"] {
+            guard let n = Int(text), (1...1000).contains(n) else {
+                throw APIError(.badRequest, code: "bad_limit", message: "limit must be a whole number from 1 to 1000, got \"\(text)\"")
+            }
+            limit = n
+        }
+        struct Body: Encodable { var taps: [CheckEvent] }
+        return try Self.json(Body(taps: await checkpoint.recentTaps(limit: limit)))
+    }
+
+    func checkResponse(_ request: Request) async throws -> Response {
+        struct CheckRequest: Decodable { var number: String }
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: 16 * 1024) } catch {
+            throw APIError(.contentTooLarge, code: "body_too_large", message: "The request body is larger than 16 KiB.")
+        }
+        let body: CheckRequest
+        do {
+            body = try JSONDecoder.kioskAPI.decode(CheckRequest.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError(.badRequest, code: "malformed_json", message: "Send a JSON object like {\"number\":\"1234 5678\"}: \(Self.describe(error))")
+        }
+        let number: CardNumber
+        do { number = try CardNumber(normalising: body.number) } catch {
+            throw APIError(.badRequest, code: "invalid_number", message: error.message.en, messagePL: error.message.pl)
+        }
+        let event = await checkpoint.check(.typed(number), source: .check)
+        return try Self.json(event)
+    }
+
+    func eventsResponse() -> Response {
+        let stream = checkpoint.events.subscribe()
+        let heartbeat = self.heartbeat
+        let body = ResponseBody { writer in
+            try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let (ticks, tick) = AsyncStream<Void>.makeStream()
+                group.addTask {
+                    while !Task.isCancelled {
+                        try await Task.sleep(for: heartbeat)
+                        tick.yield()
+                    }
+                }
+                // Events and heartbeats are merged through one writer, so the writer is used from one task.
+                let (merged, sink) = AsyncStream<ByteBuffer>.makeStream()
+                group.addTask {
+                    for await event in stream {
+                        let data = try JSONEncoder.kioskAPI.encode(event)
+                        var buffer = ByteBuffer(string: "event: \(event.type.rawValue)\ndata: ")
+                        buffer.writeBytes(data)
+                        buffer.writeString("\n\n")
+                        sink.yield(buffer)
+                    }
+                    sink.finish()
+                }
+                group.addTask {
+                    for await _ in ticks { sink.yield(ByteBuffer(string: ": keep-alive\n\n")) }
+                }
+                for await chunk in merged { try await writer.write(chunk) }
+                tick.finish()
+                group.cancelAll()
+            }
+            try await writer.finish(nil)
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache"],
+            body: body
+        )
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try JSONEncoder.kioskAPI.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "the field \"\(key.stringValue)\" is missing"
+        case DecodingError.typeMismatch(_, let c): "the field \"\(c.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type"
+        case DecodingError.valueNotFound(_, let c): "the field \"\(c.codingPath.map(\.stringValue).joined(separator: "."))\" is null"
+        case DecodingError.dataCorrupted: "the body is not valid JSON"
+        default: "the body could not be read"
+        }
+    }
+}

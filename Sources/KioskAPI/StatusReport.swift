@@ -1,0 +1,80 @@
+public import Foundation
+
+/// The body of `GET /api/v1/status`.
+public struct StatusReport: Sendable, Codable, Equatable {
+    public struct ReplicaInfo: Sendable, Codable, Equatable {
+        public var cards: Int
+        public var lastSync: Date?
+        public var lastImport: Date?
+        public var cursor: Int64?
+        /// Seconds since the replica's data was last refreshed (sync or import); `nil` if never.
+        public var ageSeconds: Int?
+    }
+
+    public struct ReaderInfo: Sendable, Codable, Equatable {
+        /// `absent`, `opening`, `ready` or `error`.
+        public var state: String
+        public var device: String?
+        public var lastError: String?
+        public var since: Date?
+        public init(state: String, device: String? = nil, lastError: String? = nil, since: Date? = nil) {
+            self.state = state
+            self.device = device
+            self.lastError = lastError
+            self.since = since
+        }
+    }
+
+    public struct OutboxInfo: Sendable, Codable, Equatable {
+        public var pending: Int
+        public var quarantined: Int
+        public init(pending: Int, quarantined: Int) {
+            self.pending = pending
+            self.quarantined = quarantined
+        }
+    }
+
+    public struct CentralInfo: Sendable, Codable, Equatable {
+        /// `not_configured`, `online` or `offline`.
+        public var state: String
+        public var url: String?
+        public var lastContact: Date?
+        public var lastSuccessfulSync: Date?
+        public var lastError: String?
+        public init(state: String, url: String? = nil, lastContact: Date? = nil, lastSuccessfulSync: Date? = nil, lastError: String? = nil) {
+            self.state = state
+            self.url = url
+            self.lastContact = lastContact
+            self.lastSuccessfulSync = lastSuccessfulSync
+            self.lastError = lastError
+        }
+    }
+
+    public var version: String
+    public var kiosk: String
+    public var now: Date
+    public var replica: ReplicaInfo
+    public var reader: ReaderInfo
+    public var outbox: OutboxInfo
+    public var central: CentralInfo
+}
+
+/// Where the status page learns about the parts the API does not own (reader, outbox, central).
+public protocol KioskStatusSource: Sendable {
+    func readerStatus() async -> StatusReport.ReaderInfo
+    func outboxStatus() async -> StatusReport.OutboxInfo
+    func centralStatus() async -> StatusReport.CentralInfo
+}
+
+/// A kiosk with no reader, no outbox and no central server: what `kioskd` reports before those start.
+public struct StandaloneStatus: KioskStatusSource {
+    public init() {}
+    public func readerStatus() async -> StatusReport.ReaderInfo { .init(state: "absent") }
+    public func outboxStatus() async -> StatusReport.OutboxInfo { .init(pending: 0, quarantined: 0) }
+    public func centralStatus() async -> StatusReport.CentralInfo { .init(state: "not_configured") }
+}
+
+/// The version `kioskd` reports.
+public enum KioskVersion {
+    public static let current = "0.1.0"
+}

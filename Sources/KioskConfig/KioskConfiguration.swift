@@ -1,0 +1,211 @@
+public import Foundation
+
+/// Everything `kioskd` can be configured with; every field has a working default.
+///
+/// Read from a TOML file (`kioskd --config PATH`), then overridden by the environment
+/// (`KIOSK_STATE_DIR`, `KIOSK_HTTP_ADDR`, `KIOSK_NFC_DEVICE`, `KIOSK_CENTRAL_URL`,
+/// `KIOSK_CENTRAL_TOKEN`), so a systemd unit or a test can change one thing without a file.
+public struct KioskConfiguration: Sendable, Equatable {
+    /// Where the replica and the outbox live.
+    public var stateDirectory: String = "/var/lib/cus-kiosk"
+    /// The local API's listening address; loopback unless deliberately opened.
+    public var httpAddress: HostPort = HostPort(host: "127.0.0.1", port: 8080)
+    /// This kiosk's name, shown on the status page.
+    public var kioskName: String = "kiosk"
+    /// libnfc connstring of the reader (`pn532_uart:/dev/ttyUSB0`); `nil`: the first reader libnfc finds.
+    public var nfcDevice: String?
+    /// Whether to use a reader at all (off for a staff desk that only types numbers).
+    public var nfcEnabled: Bool = true
+    /// File of trusted card-signing public keys (see docs/card-format.md).
+    public var trustedKeysFile: String?
+    /// The central server; `nil` runs the kiosk standalone.
+    public var centralURL: String?
+    /// The kiosk's enrolment token at the central server.
+    public var centralToken: String?
+    /// PEM file of the CA that signs the central server's certificate, if not a system one.
+    public var centralCAFile: String?
+    /// Seconds between pulls of registry changes.
+    public var syncIntervalSeconds: Int = 60
+    /// How many recent verdicts `/api/v1/taps` keeps.
+    public var tapsKeep: Int = 200
+    /// How long recent verdicts are kept, in minutes.
+    public var tapsKeepMinutes: Int = 60
+    /// How long a valid card's session lasts, in seconds.
+    public var sessionSeconds: Int = 180
+    /// Directory of the on-screen UI served at `/`; `nil`: the built-in location next to the binary.
+    public var uiDirectory: String?
+
+    public init() {}
+
+    /// The replica's file.
+    public var replicaPath: String { (stateDirectory as NSString).appendingPathComponent("replica.sqlite") }
+
+    /// The keys a config file may hold, with their types, for error messages.
+    static let knownKeys: [String: String] = [
+        "state_dir": "a path",
+        "kiosk_name": "a name",
+        "http.addr": "\"host:port\"",
+        "nfc.device": "a libnfc connstring",
+        "nfc.enabled": "true or false",
+        "nfc.trusted_keys": "a path",
+        "central.url": "an http(s) URL",
+        "central.token": "a token",
+        "central.token_file": "a path",
+        "central.ca_file": "a path",
+        "central.sync_interval_seconds": "an integer",
+        "taps.keep": "an integer",
+        "taps.keep_minutes": "an integer",
+        "session.ttl_seconds": "an integer",
+        "ui.directory": "a path",
+    ]
+
+    /// Loads `file` (if given) and applies the environment over it.
+    /// - Throws: ``ConfigError`` naming the file, the key and what is wrong.
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> KioskConfiguration {
+        var config = KioskConfiguration()
+        if let file {
+            let source = "config file \(file)"
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ConfigError(source: source, key: nil, line: nil, problem: "cannot be read (missing, or no permission)")
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw ConfigError(source: source, key: nil, line: nil, problem: "is not UTF-8 text")
+            }
+            let doc: TOMLDocument
+            do { doc = try TOMLDocument(parsing: text) } catch {
+                throw ConfigError(source: source, key: nil, line: error.line, problem: error.message)
+            }
+            try config.apply(doc, source: source)
+        }
+        try config.apply(environment: environment)
+        return config
+    }
+
+    mutating func apply(_ doc: TOMLDocument, source: String) throws(ConfigError) {
+        for (key, entry) in doc.entries {
+            func fail(_ problem: String) -> ConfigError { ConfigError(source: source, key: key, line: entry.line, problem: problem) }
+            guard let expected = Self.knownKeys[key] else {
+                let near = Self.knownKeys.keys.sorted().filter { $0.hasSuffix(key.split(separator: ".").last.map(String.init) ?? key) }
+                throw fail("unknown key" + (near.isEmpty ? "; known keys: \(Self.knownKeys.keys.sorted().joined(separator: ", "))" : "; did you mean \(near.joined(separator: " or "))?"))
+            }
+            func string() throws(ConfigError) -> String {
+                guard case .string(let s) = entry.value else { throw fail("expected \(expected) in quotes, got \(entry.value.typeName)") }
+                guard !s.isEmpty else { throw fail("is empty; remove the line to use the default") }
+                return s
+            }
+            func integer(_ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+                guard case .integer(let v) = entry.value else { throw fail("expected an integer, got \(entry.value.typeName)") }
+                guard range.contains(Int(v)) else { throw fail("\(v) is out of range \(range.lowerBound)…\(range.upperBound)") }
+                return Int(v)
+            }
+            switch key {
+            case "state_dir": stateDirectory = try string()
+            case "kiosk_name": kioskName = try string()
+            case "http.addr":
+                let text = try string()
+                do { httpAddress = try HostPort(parsing: text) } catch { throw fail(error.problem) }
+            case "nfc.device": nfcDevice = try string()
+            case "nfc.enabled":
+                guard case .bool(let b) = entry.value else { throw fail("expected true or false, got \(entry.value.typeName)") }
+                nfcEnabled = b
+            case "nfc.trusted_keys": trustedKeysFile = try string()
+            case "central.url":
+                let text = try string()
+                guard Self.isHTTPURL(text) else { throw fail("\"\(text)\" is not an http:// or https:// URL") }
+                centralURL = text
+            case "central.token": centralToken = try string()
+            case "central.token_file":
+                let path = try string()
+                guard let data = FileManager.default.contents(atPath: path), let token = String(data: data, encoding: .utf8) else {
+                    throw fail("cannot read the token file \(path)")
+                }
+                centralToken = token.trimmingCharacters(in: .whitespacesAndNewlines)
+            case "central.ca_file": centralCAFile = try string()
+            case "central.sync_interval_seconds": syncIntervalSeconds = try integer(5...86_400)
+            case "taps.keep": tapsKeep = try integer(1...10_000)
+            case "taps.keep_minutes": tapsKeepMinutes = try integer(1...10_080)
+            case "session.ttl_seconds": sessionSeconds = try integer(10...3_600)
+            case "ui.directory": uiDirectory = try string()
+            default: throw fail("unknown key")
+            }
+        }
+    }
+
+    mutating func apply(environment env: [String: String]) throws(ConfigError) {
+        func value(_ name: String) -> String? {
+            guard let v = env[name], !v.isEmpty else { return nil }
+            return v
+        }
+        if let v = value("KIOSK_STATE_DIR") { stateDirectory = v }
+        if let v = value("KIOSK_HTTP_ADDR") {
+            do { httpAddress = try HostPort(parsing: v) } catch {
+                throw ConfigError(source: "environment", key: "KIOSK_HTTP_ADDR", line: nil, problem: error.problem)
+            }
+        }
+        if let v = value("KIOSK_NFC_DEVICE") {
+            if v == "none" { nfcEnabled = false } else { nfcDevice = v; nfcEnabled = true }
+        }
+        if let v = value("KIOSK_CENTRAL_URL") {
+            guard Self.isHTTPURL(v) else {
+                throw ConfigError(source: "environment", key: "KIOSK_CENTRAL_URL", line: nil, problem: "\"\(v)\" is not an http:// or https:// URL")
+            }
+            centralURL = v
+        }
+        if let v = value("KIOSK_CENTRAL_TOKEN") { centralToken = v }
+    }
+
+    static func isHTTPURL(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), url.host != nil else { return false }
+        return scheme == "http" || scheme == "https"
+    }
+}
+
+/// A listening address, `host:port`.
+public struct HostPort: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `127.0.0.1:8080`, `[::1]:8080` or `localhost:0` (port 0: any free port).
+    public init(parsing text: String) throws(ConfigError) {
+        guard let colon = text.lastIndex(of: ":") else {
+            throw ConfigError(source: "", key: nil, line: nil, problem: "\"\(text)\" is not host:port (e.g. 127.0.0.1:8080)")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ConfigError(source: "", key: nil, line: nil, problem: "\"\(text)\" is not host:port with a port 0…65535 (e.g. 127.0.0.1:8080)")
+        }
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// A configuration that cannot be used, naming where, which key, and what is wrong.
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `config file /etc/cus-kiosk/kiosk.toml` or `environment`.
+    public var source: String
+    public var key: String?
+    public var line: Int?
+    public var problem: String
+
+    public init(source: String, key: String?, line: Int?, problem: String) {
+        self.source = source
+        self.key = key
+        self.line = line
+        self.problem = problem
+    }
+
+    public var description: String {
+        var where_ = source
+        if let line { where_ += ", line \(line)" }
+        if let key { where_ += ", key \(key)" }
+        return "\(where_): \(problem)"
+    }
+}

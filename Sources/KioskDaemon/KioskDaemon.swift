@@ -1,0 +1,101 @@
+public import CardCheck
+import Foundation
+import Hummingbird
+import KioskAPI
+public import KioskConfig
+public import Logging
+import NIOCore
+import Replica
+import ServiceLifecycle
+import UnixSignals
+
+/// `kioskd` itself: opens the replica, starts the local API, the reader and (later) sync, and
+/// runs them as one service group that stops cleanly on SIGTERM.
+public struct KioskDaemon: Sendable {
+    public let configuration: KioskConfiguration
+    public let logger: Logger
+    private let clock: any KioskClock
+
+    public init(configuration: KioskConfiguration, logger: Logger, clock: any KioskClock = SystemClock()) {
+        self.configuration = configuration
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Why the daemon could not start.
+    public struct StartupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Runs until SIGTERM/SIGINT (or cancellation), then shuts down gracefully.
+    public func run() async throws {
+        let config = configuration
+        do {
+            try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw StartupError(description: "Cannot create the state directory \(config.stateDirectory): \(error.localizedDescription). Set KIOSK_STATE_DIR or state_dir to a writable folder.")
+        }
+        let replica = try Replica(path: config.replicaPath)
+        let stats = try replica.stats(detailed: false)
+        logger.info("replica open", metadata: ["cards": "\(stats.cards)", "path": "\(config.replicaPath)"])
+
+        let hub = EventHub()
+        let checkpoint = Checkpoint(
+            replica: replica, clock: clock,
+            retention: .init(maxCount: config.tapsKeep, maxAge: .seconds(config.tapsKeepMinutes * 60), sessionLifetime: .seconds(config.sessionSeconds)),
+            events: hub, logger: logger
+        )
+        let reader = ReaderService(configuration: config, checkpoint: checkpoint, logger: logger)
+        let status = DaemonStatus(reader: reader, centralURL: config.centralURL)
+        let api = KioskAPI(checkpoint: checkpoint, status: status, kioskName: config.kioskName, uiDirectory: config.uiDirectory ?? Self.defaultUIDirectory())
+        let addressFile = (config.stateDirectory as NSString).appendingPathComponent("http.addr")
+        try? FileManager.default.removeItem(atPath: addressFile)
+        let logger = self.logger
+        let app = Application(
+            router: api.router(),
+            configuration: .init(address: .hostname(config.httpAddress.host, port: config.httpAddress.port), serverName: "kioskd"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? config.httpAddress.port
+                let bound = HostPort(host: config.httpAddress.host, port: port)
+                logger.notice("local API listening", metadata: ["address": "http://\(bound)"])
+                // Tests and tools started with port 0 learn the real port here.
+                try? Data("\(bound)\n".utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
+            },
+            logger: logger
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: EventStreamCloser(hub: hub)),
+                    .init(service: reader),
+                    .init(service: app),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+        logger.notice("kioskd stopped")
+    }
+
+    /// `Kiosk/` beside the package when run from a checkout, or `/usr/share/cus-kiosk/ui` when installed.
+    static func defaultUIDirectory() -> String? {
+        let candidates: [String?] = [
+            ProcessInfo.processInfo.environment["KIOSK_UI_DIR"],
+            URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+                .appendingPathComponent("../../../Kiosk").standardized.path,
+            FileManager.default.currentDirectoryPath + "/Kiosk",
+            "/usr/share/cus-kiosk/ui",
+        ]
+        return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0 + "/index.html") }
+    }
+}
+
+/// Ends open event streams when shutdown starts, so screens do not hold the server open.
+struct EventStreamCloser: Service {
+    let hub: EventHub
+    func run() async throws {
+        try? await gracefulShutdown()
+        hub.close()
+    }
+}

@@ -1,0 +1,151 @@
+import CardModel
+public import Foundation
+import GRDB
+public import RegistryCSV
+
+/// What an import did, and which rows it refused.
+public struct ImportReport: Sendable {
+    /// Distinct cards written (inserted or replaced).
+    public var cards: Int
+    /// Entitlement rows written.
+    public var entitlements: Int
+    /// Rows refused, with line and reason, in file order.
+    public var refused: [RowError]
+}
+
+extension Replica {
+    /// Seeds or updates the replica from registry rows, without a central server.
+    ///
+    /// Idempotent: importing the same rows twice leaves the same replica. Every card number in
+    /// `rows` is replaced as a whole (its chips, holder and entitlements); cards not in `rows`
+    /// are left alone. Several rows with one number and one UID are several entitlements on that
+    /// card; one number with several UIDs is a replaced card: the `active`/`suspended` chip is the
+    /// current one and the `revoked`/`lost` chips point to it.
+    public func importRegistry(_ rows: [RegistryRow], at now: Date = Date()) throws(ReplicaError) -> ImportReport {
+        var refused: [RowError] = []
+        var groups: [CardNumber: [RegistryRow]] = [:]
+        var order: [CardNumber] = []
+        for row in rows {
+            if groups[row.cardNumber] == nil { order.append(row.cardNumber) }
+            groups[row.cardNumber, default: []].append(row)
+        }
+        var report = ImportReport(cards: 0, entitlements: 0, refused: [])
+        do {
+            try pool.write { db in
+                for number in order {
+                    guard let group = groups[number] else { continue }
+                    let cards = Self.plan(group, refused: &refused)
+                    guard !cards.isEmpty else { continue }
+                    // A chip may not move silently from one card number to another.
+                    var clean: [PlannedCard] = []
+                    for card in cards {
+                        if let uid = card.uid,
+                           let owner = try String.fetchOne(db.cachedStatement(sql: "SELECT number FROM card WHERE uid = ?"), arguments: [Data(uid.bytes)]),
+                           owner != number.value {
+                            for row in card.rows {
+                                refused.append(RowError(line: row.line, reason: "uid \(uid.masked) already belongs to card …\(owner.suffix(4)); revoke that card first"))
+                            }
+                            continue
+                        }
+                        clean.append(card)
+                    }
+                    guard !clean.isEmpty else { continue }
+                    let (cardsWritten, entitlementsWritten) = try Self.write(number: number, cards: clean, db: db)
+                    report.cards += cardsWritten
+                    report.entitlements += entitlementsWritten
+                }
+                try db.execute(sql: "UPDATE sync_state SET last_import_at = ? WHERE id = 1", arguments: [Replica.stamp(now)])
+            }
+        } catch {
+            throw Replica.translate(error, path: path)
+        }
+        report.refused = refused.sorted { $0.line < $1.line }
+        return report
+    }
+
+    struct PlannedCard {
+        var uid: ChipUID?
+        var status: CardStatus
+        var rows: [RegistryRow]
+        var isCurrent: Bool { status == .active || status == .suspended }
+    }
+
+    /// Splits one card number's rows into chips, refusing rows that contradict earlier ones.
+    static func plan(_ rows: [RegistryRow], refused: inout [RowError]) -> [PlannedCard] {
+        guard let first = rows.first else { return [] }
+        var cards: [PlannedCard] = []
+        for row in rows {
+            if row.firstName != first.firstName || row.lastName != first.lastName {
+                refused.append(RowError(line: row.line, reason: "the holder's name differs from line \(first.line) for the same card_number"))
+                continue
+            }
+            if let i = cards.firstIndex(where: { $0.uid == row.uid }) {
+                guard cards[i].status == row.status else {
+                    refused.append(RowError(line: row.line, reason: "status \(row.status.rawValue) differs from line \(cards[i].rows[0].line) (\(cards[i].status.rawValue)) for the same card"))
+                    continue
+                }
+                if cards[i].rows.contains(where: { $0.entitlement == row.entitlement && $0.role == row.role }) {
+                    refused.append(RowError(line: row.line, reason: "entitlement \(row.entitlement.rawValue) is listed twice for this card"))
+                    continue
+                }
+                cards[i].rows.append(row)
+            } else {
+                if row.status == .active || row.status == .suspended,
+                   let current = cards.first(where: \.isCurrent) {
+                    refused.append(RowError(line: row.line, reason: "card already has a current chip on line \(current.rows[0].line); mark the old chip revoked or lost"))
+                    continue
+                }
+                cards.append(PlannedCard(uid: row.uid, status: row.status, rows: [row]))
+            }
+        }
+        return cards
+    }
+
+    /// Replaces everything the replica holds for `number` with `cards`.
+    static func write(number: CardNumber, cards: [PlannedCard], db: Database) throws -> (Int, Int) {
+        let existing = try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT id, uid, technology, person_id FROM card WHERE number = ?"), arguments: [number.value]
+        )
+        let personID: String = existing.first?["person_id"] ?? UUID().uuidString.lowercased()
+        var knownTechnology: [Data: String] = [:]
+        for row in existing {
+            if let uid: Data = row["uid"] { knownTechnology[uid] = row["technology"] }
+        }
+        if !existing.isEmpty {
+            try db.execute(sql: "DELETE FROM card WHERE number = ?", arguments: [number.value])
+            try db.execute(sql: "DELETE FROM entitlement WHERE person_id = ?", arguments: [personID])
+        }
+        let first = cards[0].rows[0]
+        try db.cachedStatement(sql: "INSERT INTO person (id, display_name) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET display_name = excluded.display_name")
+            .execute(arguments: [personID, first.displayName])
+
+        // Current chip first, so that old chips can point at it.
+        let ordered = cards.sorted { $0.isCurrent && !$1.isCurrent }
+        var currentID: Int64?
+        var entitlements: [Entitlement] = []
+        for card in ordered {
+            let uidData = card.uid.map { Data($0.bytes) }
+            let technology = card.uid == nil ? CardTechnology.printed.rawValue : (uidData.flatMap { knownTechnology[$0] } ?? CardTechnology.iso14443a.rawValue)
+            let from = card.rows.map(\.validFrom).min()
+            let until: CivilDate? = card.rows.contains { $0.validUntil == nil } ? nil : card.rows.compactMap(\.validUntil).max()
+            try db.cachedStatement(sql: """
+                INSERT INTO card (number, uid, technology, series, status, valid_from, valid_until, replaced_by, person_id)
+                VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    number.value, uidData, technology, card.status.rawValue, from?.iso, until?.iso,
+                    card.isCurrent ? nil : currentID, personID,
+                ])
+            if card.isCurrent { currentID = db.lastInsertedRowID }
+            // The holder's entitlements are those of the current chip; old chips' rows only say it existed.
+            let counts = card.isCurrent || !ordered.contains(where: \.isCurrent)
+            for row in card.rows where counts && !entitlements.contains(row.entitlementValue) {
+                entitlements.append(row.entitlementValue)
+            }
+        }
+        for e in entitlements {
+            try db.cachedStatement(sql: "INSERT INTO entitlement (person_id, kind, role, valid_from, valid_until) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [personID, e.kind.rawValue, e.role?.rawValue, e.validFrom.iso, e.validUntil?.iso])
+        }
+        return (cards.count, entitlements.count)
+    }
+}

@@ -1,0 +1,240 @@
+public import CardModel
+public import Foundation
+import GRDB
+
+/// The kiosk's local copy of the card registry: an SQLite file in WAL mode.
+///
+/// Every check is answered from here, so that a kiosk with no network gives the same answer
+/// as one online. The replica keeps only what the check needs: card numbers, chip UIDs,
+/// statuses, dates, entitlements and a display name (first name and initial).
+///
+/// Opening never replaces a damaged file: a file that is not a replica stops the caller
+/// with a ``ReplicaError`` instead of being silently recreated empty.
+public final class Replica: Sendable {
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens the replica at `path`, creating it if (and only if) no file is there, and migrates it.
+    public init(path: String) throws(ReplicaError) {
+        self.path = path
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        let exists = fm.fileExists(atPath: path, isDirectory: &isDirectory)
+        if isDirectory.boolValue {
+            throw ReplicaError(code: .io, path: path, detail: "it is a directory")
+        }
+        if exists {
+            try Replica.checkHeader(path)
+        }
+        var config = Configuration()
+        config.label = "replica"
+        config.busyMode = .timeout(5)
+        config.maximumReaderCount = 4
+        config.prepareDatabase { db in
+            // A small page cache per connection keeps the daemon's memory flat on a 5 M-card file.
+            try db.execute(sql: "PRAGMA cache_size = -2048")
+            try db.execute(sql: "PRAGMA mmap_size = 0")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw Replica.translate(error, path: path)
+        }
+        try Replica.verify(pool, path: path, existed: exists)
+        do {
+            let migrator = ReplicaSchema.migrator
+            let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
+            let known = Set(migrator.migrations)
+            if let unknown = applied.first(where: { !known.contains($0) }) {
+                throw ReplicaError(code: .tooNew, path: path, detail: "unknown migration \"\(unknown)\"")
+            }
+            try migrator.migrate(pool)
+        } catch let error as ReplicaError {
+            throw error
+        } catch {
+            throw Replica.translate(error, path: path)
+        }
+    }
+
+    /// Refuses files that do not start like an SQLite database, before SQLite touches them.
+    private static func checkHeader(_ path: String) throws(ReplicaError) {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw ReplicaError(code: .io, path: path, detail: "cannot read the file")
+        }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 16)) ?? Data()
+        // An empty file holds nothing that could be lost: SQLite makes a database of it.
+        if head.isEmpty { return }
+        let magic = Array("SQLite format 3\u{0}".utf8)
+        guard head.count == 16, Array(head) == magic else {
+            throw ReplicaError(code: .notADatabase, path: path, detail: "the file does not start with the SQLite header")
+        }
+    }
+
+    /// Checks that an existing file is an intact kiosk replica.
+    private static func verify(_ pool: DatabasePool, path: String, existed: Bool) throws(ReplicaError) {
+        do {
+            try pool.read { db in
+                let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                if appID != ReplicaSchema.applicationID && !(appID == 0 && tables.isEmpty) {
+                    throw ReplicaError(code: .foreign, path: path, detail: "application_id \(appID), tables \(tables.prefix(5).joined(separator: ", "))")
+                }
+                if existed && !tables.isEmpty {
+                    let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
+                    if check != ["ok"] {
+                        throw ReplicaError(code: .corrupt, path: path, detail: check.prefix(3).joined(separator: "; "))
+                    }
+                }
+            }
+        } catch let error as ReplicaError {
+            throw error
+        } catch {
+            throw translate(error, path: path)
+        }
+    }
+
+    static func translate(_ error: any Error, path: String) -> ReplicaError {
+        if let error = error as? ReplicaError { return error }
+        guard let db = error as? DatabaseError else {
+            return ReplicaError(code: .database, path: path, detail: "\(error)")
+        }
+        switch db.resultCode {
+        case .SQLITE_NOTADB: return ReplicaError(code: .notADatabase, path: path, detail: db.message ?? "not a database")
+        case .SQLITE_CORRUPT: return ReplicaError(code: .corrupt, path: path, detail: db.message ?? "corrupt")
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_FULL:
+            return ReplicaError(code: .io, path: path, detail: db.message ?? "\(db.resultCode)")
+        default: return ReplicaError(code: .database, path: path, detail: db.message ?? "\(db.resultCode)")
+        }
+    }
+
+    // MARK: Lookup
+
+    /// The card whose chip has this UID, current or not (a replaced chip is found, and refused).
+    public func card(uid: ChipUID) throws(ReplicaError) -> CardRecord? {
+        try lookup("SELECT \(Self.cardColumns) FROM card c JOIN person p ON p.id = c.person_id WHERE c.uid = ?", Data(uid.bytes))
+    }
+
+    /// The current card with this number: the replacement if the card was replaced.
+    public func card(number: CardNumber) throws(ReplicaError) -> CardRecord? {
+        try lookup("""
+            SELECT \(Self.cardColumns) FROM card c JOIN person p ON p.id = c.person_id
+            WHERE c.number = ? ORDER BY (c.replaced_by IS NULL) DESC, (c.status = 'active') DESC, c.id DESC LIMIT 1
+            """, number.value)
+    }
+
+    static let cardColumns = """
+        c.number, c.uid, c.technology, c.series, c.status, c.valid_from, c.valid_until, c.replaced_by, \
+        (SELECT r.uid FROM card r WHERE r.id = c.replaced_by) AS replaced_by_uid, c.person_id, p.display_name
+        """
+
+    private func lookup(_ sql: String, _ key: some DatabaseValueConvertible & Sendable) throws(ReplicaError) -> CardRecord? {
+        do {
+            return try pool.read { db -> CardRecord? in
+                guard let row = try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [key]) else { return nil }
+                let personID: String = row["person_id"]
+                let entitlements = try Row.fetchAll(
+                    db.cachedStatement(sql: "SELECT kind, role, valid_from, valid_until FROM entitlement WHERE person_id = ?"),
+                    arguments: [personID]
+                ).map(Self.entitlement)
+                return try Self.card(row, entitlements: entitlements)
+            }
+        } catch {
+            throw Replica.translate(error, path: path)
+        }
+    }
+
+    static func entitlement(_ row: Row) throws -> Entitlement {
+        let kindText: String = row["kind"]
+        guard let kind = EntitlementKind(rawValue: kindText) else {
+            throw ReplicaError(code: .corrupt, path: "", detail: "unknown entitlement kind \(kindText)")
+        }
+        let roleText: String? = row["role"]
+        return Entitlement(
+            kind: kind,
+            role: roleText.flatMap(FamilyRole.init(rawValue:)),
+            validFrom: try CivilDate(iso: row["valid_from"]),
+            validUntil: try (row["valid_until"] as String?).map { text throws in try CivilDate(iso: text) }
+        )
+    }
+
+    static func card(_ row: Row, entitlements: [Entitlement]) throws -> CardRecord {
+        let uidData: Data? = row["uid"]
+        let replacedUID: Data? = row["replaced_by_uid"]
+        let replacedID: Int64? = row["replaced_by"]
+        guard let technology = CardTechnology(rawValue: row["technology"]),
+              let status = CardStatus(rawValue: row["status"])
+        else { throw ReplicaError(code: .corrupt, path: "", detail: "card row with an unknown technology or status") }
+        return CardRecord(
+            number: try CardNumber(normalising: row["number"]),
+            uid: try uidData.map { data throws in try ChipUID(bytes: Array(data)) },
+            technology: technology,
+            series: row["series"],
+            status: status,
+            validFrom: try (row["valid_from"] as String?).map { text throws in try CivilDate(iso: text) },
+            validUntil: try (row["valid_until"] as String?).map { text throws in try CivilDate(iso: text) },
+            replacedBy: try replacedUID.map { data throws in try ChipUID(bytes: Array(data)) },
+            isReplaced: replacedID != nil,
+            holderDisplayName: row["display_name"],
+            entitlements: entitlements
+        )
+    }
+
+    // MARK: Statistics and sync metadata
+
+    /// Counts and sync metadata, for `/api/v1/status` and `kioskctl replica stats`.
+    public struct Stats: Sendable, Codable, Equatable {
+        public var cards: Int
+        public var people: Int
+        public var entitlements: Int
+        public var cardsByStatus: [String: Int]
+        public var entitlementsByKind: [String: Int]
+        /// The change-feed cursor of the last applied sync, if any.
+        public var cursor: Int64?
+        public var lastSyncAt: Date?
+        public var lastImportAt: Date?
+    }
+
+    /// Counts rows by status and kind; cheap enough for a status page on a 5 M-card replica.
+    public func stats(detailed: Bool = true) throws(ReplicaError) -> Stats {
+        do {
+            return try pool.read { db in
+                let state = try Row.fetchOne(db, sql: "SELECT cursor, last_sync_at, last_import_at FROM sync_state WHERE id = 1")
+                var byStatus: [String: Int] = [:]
+                var byKind: [String: Int] = [:]
+                var cards = 0
+                var entitlements = 0
+                if detailed {
+                    for row in try Row.fetchAll(db, sql: "SELECT status, count(*) AS n FROM card GROUP BY status") {
+                        byStatus[row["status"]] = row["n"]
+                    }
+                    for row in try Row.fetchAll(db, sql: "SELECT kind, count(*) AS n FROM entitlement GROUP BY kind") {
+                        byKind[row["kind"]] = row["n"]
+                    }
+                    cards = byStatus.values.reduce(0, +)
+                    entitlements = byKind.values.reduce(0, +)
+                } else {
+                    cards = try Int.fetchOne(db, sql: "SELECT count(*) FROM card") ?? 0
+                }
+                let people = detailed ? (try Int.fetchOne(db, sql: "SELECT count(*) FROM person") ?? 0) : 0
+                return Stats(
+                    cards: cards, people: people, entitlements: entitlements, cardsByStatus: byStatus,
+                    entitlementsByKind: byKind, cursor: state?["cursor"],
+                    lastSyncAt: Self.date(state?["last_sync_at"]), lastImportAt: Self.date(state?["last_import_at"])
+                )
+            }
+        } catch {
+            throw Replica.translate(error, path: path)
+        }
+    }
+
+    static func date(_ text: String?) -> Date? {
+        guard let text else { return nil }
+        return try? Date(text, strategy: .iso8601)
+    }
+
+    static func stamp(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+}

@@ -1,0 +1,59 @@
+import GRDB
+
+/// The replica's schema, as a sequence of migrations that only ever go forward.
+enum ReplicaSchema {
+    /// `PRAGMA application_id` of a replica ("CUSR"): tells it apart from any other SQLite file.
+    static let applicationID: Int32 = 0x4355_5352
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1 people, cards, entitlements, sync") { db in
+            try db.execute(sql: "PRAGMA application_id = \(applicationID)")
+            // A person is a pseudonymous id and the name shown on screen (first name + initial).
+            // No PESEL, no full last name, no address: the check does not need them.
+            try db.execute(sql: """
+                CREATE TABLE person (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    display_name TEXT NOT NULL
+                ) WITHOUT ROWID;
+
+                CREATE TABLE card (
+                    id INTEGER PRIMARY KEY,
+                    number TEXT NOT NULL,
+                    uid BLOB,
+                    technology TEXT NOT NULL
+                        CHECK (technology IN ('printed','iso14443a','ntag213','ntag215','ntag216','mifare_ultralight')),
+                    series TEXT,
+                    status TEXT NOT NULL CHECK (status IN ('active','suspended','revoked','lost')),
+                    valid_from TEXT,
+                    valid_until TEXT,
+                    replaced_by INTEGER REFERENCES card(id) ON DELETE SET NULL,
+                    person_id TEXT NOT NULL REFERENCES person(id) ON DELETE CASCADE
+                );
+                CREATE INDEX card_by_number ON card(number);
+                CREATE UNIQUE INDEX card_by_uid ON card(uid) WHERE uid IS NOT NULL;
+                CREATE INDEX card_by_person ON card(person_id);
+
+                CREATE TABLE entitlement (
+                    id INTEGER PRIMARY KEY,
+                    person_id TEXT NOT NULL REFERENCES person(id) ON DELETE CASCADE,
+                    kind TEXT NOT NULL CHECK (kind IN ('senior60','large_family','disability','staff')),
+                    role TEXT CHECK (role IN ('parent','child')),
+                    valid_from TEXT NOT NULL,
+                    valid_until TEXT,
+                    CHECK ((kind = 'large_family') = (role IS NOT NULL))
+                );
+                CREATE INDEX entitlement_by_person ON entitlement(person_id);
+
+                CREATE TABLE sync_state (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    cursor INTEGER,
+                    last_sync_at TEXT,
+                    last_import_at TEXT
+                );
+                INSERT INTO sync_state (id) VALUES (1);
+                """)
+        }
+        return migrator
+    }
+}

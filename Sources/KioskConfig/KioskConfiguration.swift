@@ -73,7 +73,7 @@ public struct KioskConfiguration: Sendable, Equatable {
             }
             let doc: TOMLDocument
             do { doc = try TOMLDocument(parsing: text) } catch {
-                throw ConfigError(source: source, key: nil, line: error.line, problem: error.message)
+                throw ConfigError(source: source, key: error.key, line: error.line, problem: error.message)
             }
             try config.apply(doc, source: source)
         }

@@ -38,6 +38,7 @@ struct TOMLDocument {
     struct SyntaxError: Error {
         var line: Int
         var message: String
+        var key: String? = nil
     }
 
     init(parsing text: String) throws(SyntaxError) {
@@ -72,7 +73,7 @@ struct TOMLDocument {
             guard scanner.atEndOrComment else { throw SyntaxError(line: lineNumber, message: "unexpected text after the value") }
             let full = (table + key).joined(separator: ".")
             if let previous = self[full] {
-                throw SyntaxError(line: lineNumber, message: "key \(full) is already set on line \(previous.line)")
+                throw SyntaxError(line: lineNumber, message: "is already set on line \(previous.line)", key: full)
             }
             entries.append((full, Entry(value: value, line: lineNumber)))
         }

@@ -27,6 +27,11 @@ public final class Replica: Sendable {
         if exists {
             try Replica.checkHeader(path)
         }
+        if exists {
+            // Check read-only first: opening a pool writes (WAL set-up), and nothing may be
+            // written to a file that turns out to be damaged or someone else's.
+            try Replica.verify(path: path)
+        }
         var config = Configuration()
         config.label = "replica"
         config.busyMode = .timeout(5)
@@ -34,14 +39,12 @@ public final class Replica: Sendable {
         config.prepareDatabase { db in
             // A small page cache per connection keeps the daemon's memory flat on a 5 M-card file.
             try db.execute(sql: "PRAGMA cache_size = -2048")
-            try db.execute(sql: "PRAGMA mmap_size = 0")
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
         } catch {
             throw Replica.translate(error, path: path)
         }
-        try Replica.verify(pool, path: path, existed: exists)
         do {
             let migrator = ReplicaSchema.migrator
             let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
@@ -72,20 +75,24 @@ public final class Replica: Sendable {
         }
     }
 
-    /// Checks that an existing file is an intact kiosk replica.
-    private static func verify(_ pool: DatabasePool, path: String, existed: Bool) throws(ReplicaError) {
+    /// Checks, without writing, that an existing file is an intact kiosk replica.
+    private static func verify(path: String) throws(ReplicaError) {
+        var config = Configuration()
+        config.readonly = true
+        config.label = "replica-check"
         do {
-            try pool.read { db in
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            defer { try? queue.close() }
+            try queue.read { db in
                 let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
                 let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
-                if appID != ReplicaSchema.applicationID && !(appID == 0 && tables.isEmpty) {
+                if tables.isEmpty && appID == 0 { return }  // an empty database: nothing to lose
+                if appID != ReplicaSchema.applicationID {
                     throw ReplicaError(code: .foreign, path: path, detail: "application_id \(appID), tables \(tables.prefix(5).joined(separator: ", "))")
                 }
-                if existed && !tables.isEmpty {
-                    let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
-                    if check != ["ok"] {
-                        throw ReplicaError(code: .corrupt, path: path, detail: check.prefix(3).joined(separator: "; "))
-                    }
+                let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
+                if check != ["ok"] {
+                    throw ReplicaError(code: .corrupt, path: path, detail: check.prefix(3).joined(separator: "; "))
                 }
             }
         } catch let error as ReplicaError {

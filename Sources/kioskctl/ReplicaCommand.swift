@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import KioskConfig
+import RegistryCSV
+import Replica
+
+struct ReplicaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replica",
+        abstract: "Seed and inspect the local card replica.",
+        subcommands: [Import.self, Stats.self]
+    )
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import a registry CSV into the replica (no central server needed).",
+            discussion: """
+                Columns: card_number, uid, entitlement, role, first_name, last_name, valid_from, valid_until, status.
+                Exit status: 0 every row imported; 1 some rows refused (listed with their line numbers); 65 the file cannot be used.
+                """
+        )
+        @OptionGroup var options: KioskOptions
+        @Argument(help: "The CSV file (UTF-8, ',' or ';' separated, with a header row).")
+        var file: String
+
+        func run() async throws {
+            let config = try loadConfig(options)
+            guard let data = FileManager.default.contents(atPath: file) else {
+                fail("cannot read \(file)", code: 65)
+            }
+            let parsed: RegistryCSV.Result
+            do { parsed = try RegistryCSV.parse(Array(data)) } catch {
+                fail("\(file): \(error)", code: 65)
+            }
+            let replica = try openReplica(config)
+            let report: ImportReport
+            do { report = try replica.importRegistry(parsed.rows) } catch { fail("\(error)", code: 1) }
+            let refused = (parsed.errors + report.refused).sorted { $0.line < $1.line }
+            for error in refused {
+                FileHandle.standardError.write(Data("\(file):\(error.line): refused: \(error.reason)\n".utf8))
+            }
+            print("imported \(report.cards) card(s) with \(report.entitlements) entitlement(s) into \(replica.path); \(refused.count) row(s) refused")
+            if !refused.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show what the replica holds.")
+        @OptionGroup var options: KioskOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let config = try loadConfig(options)
+            let replica = try openReplica(config)
+            let stats: Replica.Stats
+            do { stats = try replica.stats() } catch { fail("\(error)", code: 1) }
+            if json {
+                let e = JSONEncoder()
+                e.outputFormatting = [.sortedKeys, .prettyPrinted]
+                e.keyEncodingStrategy = .convertToSnakeCase
+                e.dateEncodingStrategy = .iso8601
+                print(String(decoding: try e.encode(stats), as: UTF8.self))
+                return
+            }
+            print("replica:      \(replica.path)")
+            print("cards:        \(stats.cards)  " + stats.cardsByStatus.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+            print("holders:      \(stats.people)")
+            print("entitlements: \(stats.entitlements)  " + stats.entitlementsByKind.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+            print("last sync:    \(stats.lastSyncAt.map { $0.formatted(.iso8601) } ?? "never")  cursor: \(stats.cursor.map(String.init) ?? "-")")
+            print("last import:  \(stats.lastImportAt.map { $0.formatted(.iso8601) } ?? "never")")
+        }
+    }
+}
+
+func loadConfig(_ options: KioskOptions) throws -> KioskConfiguration {
+    do { return try KioskConfiguration.load(file: options.config) } catch {
+        fail("bad configuration: \(error)", code: 78)
+    }
+}
+
+func openReplica(_ config: KioskConfiguration) throws -> Replica {
+    do {
+        try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
+        return try Replica(path: config.replicaPath)
+    } catch let error as ReplicaError {
+        fail("\(error)", code: 1)
+    } catch {
+        fail("cannot create \(config.stateDirectory): \(error.localizedDescription)", code: 1)
+    }
+}
+
+func fail(_ message: String, code: Int32) -> Never {
+    FileHandle.standardError.write(Data("kioskctl: \(message)\n".utf8))
+    exit(code)
+}

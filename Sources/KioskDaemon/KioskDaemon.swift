@@ -65,10 +65,12 @@ public struct KioskDaemon: Sendable {
         )
         let group = ServiceGroup(
             configuration: .init(
+                // Shut down in reverse: open event streams end first, so the server's graceful
+                // shutdown does not wait for screens that would never disconnect.
                 services: [
-                    .init(service: EventStreamCloser(hub: hub)),
                     .init(service: reader),
                     .init(service: app),
+                    .init(service: EventStreamCloser(hub: hub)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger

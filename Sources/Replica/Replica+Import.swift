@@ -106,18 +106,20 @@ extension Replica {
         let existing = try Row.fetchAll(
             db.cachedStatement(sql: "SELECT id, uid, technology, person_id FROM card WHERE number = ?"), arguments: [number.value]
         )
-        let personID: String = existing.first?["person_id"] ?? UUID().uuidString.lowercased()
+        var personID: Int64? = existing.first?["person_id"]
         var knownTechnology: [Data: String] = [:]
         for row in existing {
             if let uid: Data = row["uid"] { knownTechnology[uid] = row["technology"] }
         }
-        if !existing.isEmpty {
-            try db.execute(sql: "DELETE FROM card WHERE number = ?", arguments: [number.value])
-            try db.execute(sql: "DELETE FROM entitlement WHERE person_id = ?", arguments: [personID])
-        }
         let first = cards[0].rows[0]
-        try db.cachedStatement(sql: "INSERT INTO person (id, display_name) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET display_name = excluded.display_name")
-            .execute(arguments: [personID, first.displayName])
+        if let personID {
+            try db.cachedStatement(sql: "DELETE FROM card WHERE number = ?").execute(arguments: [number.value])
+            try db.cachedStatement(sql: "DELETE FROM entitlement WHERE person_id = ?").execute(arguments: [personID])
+            try db.cachedStatement(sql: "UPDATE person SET display_name = ? WHERE id = ?").execute(arguments: [first.displayName, personID])
+        } else {
+            try db.cachedStatement(sql: "INSERT INTO person (display_name) VALUES (?)").execute(arguments: [first.displayName])
+            personID = db.lastInsertedRowID
+        }
 
         // Current chip first, so that old chips can point at it.
         let ordered = cards.sorted { $0.isCurrent && !$1.isCurrent }

@@ -140,7 +140,7 @@ public final class Replica: Sendable {
         do {
             return try pool.read { db -> CardRecord? in
                 guard let row = try Row.fetchOne(db.cachedStatement(sql: sql), arguments: [key]) else { return nil }
-                let personID: String = row["person_id"]
+                let personID: Int64 = row["person_id"]
                 let entitlements = try Row.fetchAll(
                     db.cachedStatement(sql: "SELECT kind, role, valid_from, valid_until FROM entitlement WHERE person_id = ?"),
                     arguments: [personID]

@@ -13,9 +13,12 @@ enum ReplicaSchema {
             // No PESEL, no full last name, no address: the check does not need them.
             try db.execute(sql: """
                 CREATE TABLE person (
-                    id TEXT PRIMARY KEY NOT NULL,
+                    id INTEGER PRIMARY KEY,
+                    -- the central registry's pseudonymous id, once synced; NULL for CSV imports
+                    ref TEXT,
                     display_name TEXT NOT NULL
-                ) WITHOUT ROWID;
+                );
+                CREATE UNIQUE INDEX person_by_ref ON person(ref) WHERE ref IS NOT NULL;
 
                 CREATE TABLE card (
                     id INTEGER PRIMARY KEY,
@@ -28,15 +31,14 @@ enum ReplicaSchema {
                     valid_from TEXT,
                     valid_until TEXT,
                     replaced_by INTEGER REFERENCES card(id) ON DELETE SET NULL,
-                    person_id TEXT NOT NULL REFERENCES person(id) ON DELETE CASCADE
+                    person_id INTEGER NOT NULL REFERENCES person(id) ON DELETE CASCADE
                 );
                 CREATE INDEX card_by_number ON card(number);
                 CREATE UNIQUE INDEX card_by_uid ON card(uid) WHERE uid IS NOT NULL;
-                CREATE INDEX card_by_person ON card(person_id);
 
                 CREATE TABLE entitlement (
                     id INTEGER PRIMARY KEY,
-                    person_id TEXT NOT NULL REFERENCES person(id) ON DELETE CASCADE,
+                    person_id INTEGER NOT NULL REFERENCES person(id) ON DELETE CASCADE,
                     kind TEXT NOT NULL CHECK (kind IN ('senior60','large_family','disability','staff')),
                     role TEXT CHECK (role IN ('parent','child')),
                     valid_from TEXT NOT NULL,

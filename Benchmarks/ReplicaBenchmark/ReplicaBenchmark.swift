@@ -1,0 +1,196 @@
+import CardCheck
+import CardModel
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import KioskAPI
+import Logging
+import RegistryCSV
+import Replica
+
+/// Builds a large replica and measures the check path, the file size and kioskd's memory.
+///
+/// Prints one JSON object per line: `{"metric": …, "value": …, "unit": …}`.
+/// Environment: `BENCH_CARDS` (default 5000000), `BENCH_DIR` (default /tmp/cus-bench; the
+/// replica is reused when it already holds the right number of cards), `BENCH_LOOKUPS`
+/// (default 20000 per kind), `BENCH_KIOSKD` (path of kioskd for the memory figure).
+@main
+struct ReplicaBenchmark {
+    static func main() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let cards = Int(env["BENCH_CARDS"] ?? "") ?? 5_000_000
+        let lookups = Int(env["BENCH_LOOKUPS"] ?? "") ?? 20_000
+        let dir = env["BENCH_DIR"] ?? "/tmp/cus-bench"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = "\(dir)/replica-\(cards).sqlite"
+
+        var replica = try Replica(path: path)
+        if try replica.stats(detailed: false).cards != cards {
+            replica = try build(path: path, cards: cards)
+        }
+        let size = ["", "-wal"].compactMap { try? FileManager.default.attributesOfItem(atPath: path + $0)[.size] as? Int }.reduce(0, +)
+        emit("replica_cards", Double(cards), "cards")
+        emit("replica_file_size", Double(size) / 1_048_576, "MiB")
+        emit("replica_bytes_per_card", Double(size) / Double(cards), "B")
+
+        var logger = Logger(label: "bench")
+        logger.logLevel = .critical
+        let checkpoint = Checkpoint(replica: replica, logger: logger)
+        let policy = CheckPolicy()
+        let today = SystemClock().today()
+        var rng = SystemRandomNumberGenerator()
+
+        // Warm the page cache the way a running kiosk would be warm.
+        for _ in 0..<2000 { _ = try replica.card(uid: uid(Int.random(in: 0..<cards, using: &rng))) }
+
+        func measure(_ name: String, _ body: (Int) async throws -> Void) async rethrows {
+            var samples: [Double] = []
+            samples.reserveCapacity(lookups)
+            let clock = ContinuousClock()
+            for i in 0..<lookups {
+                let t0 = clock.now
+                try await body(i)
+                let d = clock.now - t0
+                samples.append(Double(d.components.attoseconds) / 1e12 + Double(d.components.seconds) * 1e6)
+            }
+            samples.sort()
+            emit("\(name)_p50", samples[samples.count / 2], "us")
+            emit("\(name)_p99", samples[Int(Double(samples.count) * 0.99)], "us")
+            emit("\(name)_max", samples[samples.count - 1], "us")
+        }
+
+        try await measure("check_uid_hit") { _ in
+            let r = try replica.card(uid: uid(Int.random(in: 0..<cards, using: &rng)))
+            _ = policy.verdict(for: r, presentation: .typed(number(0)), today: today)
+        }
+        try await measure("check_uid_miss") { _ in
+            let r = try replica.card(uid: uid(cards + Int.random(in: 0..<cards, using: &rng)))
+            _ = policy.verdict(for: r, presentation: .typed(number(0)), today: today)
+        }
+        try await measure("check_number_hit") { _ in
+            let r = try replica.card(number: number(Int.random(in: 0..<cards, using: &rng)))
+            _ = policy.verdict(for: r, presentation: .typed(number(0)), today: today)
+        }
+        try await measure("check_number_miss") { _ in
+            let r = try replica.card(number: number(cards + Int.random(in: 0..<cards, using: &rng)))
+            _ = policy.verdict(for: r, presentation: .typed(number(0)), today: today)
+        }
+        // The whole path a tap takes: lookup, policy, session, recent taps, event fan-out.
+        await measure("checkpoint_uid_hit") { _ in
+            let u = uid(Int.random(in: 0..<cards, using: &rng))
+            await checkpoint.check(.chip(uid: u, technology: .iso14443a, record: nil), source: .tap)
+        }
+        await measure("checkpoint_number_miss") { _ in
+            await checkpoint.check(.typed(number(cards + Int.random(in: 0..<cards, using: &rng))), source: .check)
+        }
+
+        if let kioskd = env["BENCH_KIOSKD"] ?? defaultKioskd() {
+            try await daemonMemory(kioskd: kioskd, replicaDir: dir, replicaPath: path, cards: cards)
+        }
+    }
+
+    static func uid(_ i: Int) -> ChipUID {
+        // Multiplying by an odd constant is a bijection mod 2^48: distinct, scattered UIDs.
+        let v = UInt64(truncatingIfNeeded: i) &* 0x9E37_79B9_7F4A_7C15 & 0xFFFF_FFFF_FFFF
+        let bytes: [UInt8] = [0x04] + (0..<6).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64($0))) }
+        return (try? ChipUID(bytes: bytes)) ?? { preconditionFailure("7 bytes is a valid UID") }()
+    }
+
+    static func number(_ i: Int) -> CardNumber {
+        (try? CardNumber(normalising: "B\(String(i + 10_000_000_000))")) ?? { preconditionFailure("valid number") }()
+    }
+
+    static func build(path: String, cards: Int) throws -> Replica {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        let replica = try Replica(path: path)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let kinds: [(EntitlementKind, FamilyRole?)] = [(.senior60, nil), (.largeFamily, .parent), (.largeFamily, .child), (.disability, nil)]
+        let statuses: [CardStatus] = Array(repeating: .active, count: 17) + [.suspended, .revoked, .lost]
+        let from = (try? CivilDate(iso: "2022-01-01")) ?? { preconditionFailure() }()
+        let until = (try? CivilDate(iso: "2030-09-30")) ?? { preconditionFailure() }()
+        let chunk = 50_000
+        var i = 0
+        while i < cards {
+            var rows: [RegistryRow] = []
+            rows.reserveCapacity(chunk)
+            for j in i..<min(cards, i + chunk) {
+                let (kind, role) = kinds[j % kinds.count]
+                rows.append(RegistryRow(
+                    line: j + 2, cardNumber: number(j), uid: j % 10 == 9 ? nil : uid(j), entitlement: kind, role: role,
+                    firstName: "Osoba", lastName: "Testowa", validFrom: from, validUntil: kind == .senior60 || role == .parent ? nil : until,
+                    status: statuses[j % statuses.count]
+                ))
+            }
+            let report = try replica.importRegistry(rows)
+            guard report.refused.isEmpty else { throw BenchmarkError("rows refused while building: \(report.refused.prefix(3))") }
+            i += chunk
+            if i % 500_000 == 0 { FileHandle.standardError.write(Data("built \(i) cards\n".utf8)) }
+        }
+        let seconds = (clock.now - start).seconds
+        emit("replica_build_time", seconds, "s")
+        emit("replica_build_rate", Double(cards) / seconds, "cards/s")
+        return replica
+    }
+
+    static func defaultKioskd() -> String? {
+        let path = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kioskd").path
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }
+
+    /// Starts kioskd on the big replica, sends it checks over HTTP, and reads its resident memory.
+    static func daemonMemory(kioskd: String, replicaDir: String, replicaPath: String, cards: Int) async throws {
+        let state = replicaDir + "/kioskd-state"
+        try? FileManager.default.removeItem(atPath: state)
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: state + "/replica.sqlite", withDestinationPath: replicaPath)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: kioskd)
+        var env = ProcessInfo.processInfo.environment
+        env["KIOSK_STATE_DIR"] = state
+        env["KIOSK_HTTP_ADDR"] = "127.0.0.1:0"
+        env["KIOSK_NFC_DEVICE"] = "none"
+        env["KIOSK_LOG_LEVEL"] = "error"
+        p.environment = env
+        p.standardError = FileHandle.nullDevice
+        let startedAt = ContinuousClock.now
+        try p.run()
+        defer { if p.isRunning { p.terminate() } }
+        var address = ""
+        while address.isEmpty {
+            guard p.isRunning, ContinuousClock.now - startedAt < .seconds(120) else { throw BenchmarkError("kioskd did not start") }
+            address = (try? String(contentsOfFile: state + "/http.addr", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        emit("kioskd_startup", (ContinuousClock.now - startedAt).seconds, "s")
+        guard let url = URL(string: "http://\(address)/api/v1/check") else { return }
+        for i in 0..<2000 {
+            var request = URLRequest(url: url)
+            request.httpMethod = "POST"
+            request.httpBody = Data("{\"number\":\"\(number((i * 7919) % (cards * 2)).value)\"}".utf8)
+            _ = try await URLSession.shared.data(for: request)
+        }
+        let status = (try? String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8)) ?? ""
+        for (field, metric) in [("VmRSS", "kioskd_rss"), ("VmHWM", "kioskd_rss_peak")] {
+            if let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
+               let kb = Double(line.split(separator: " ").dropFirst().first ?? "") {
+                emit(metric, kb / 1024, "MiB")
+            }
+        }
+    }
+
+    static func emit(_ metric: String, _ value: Double, _ unit: String) {
+        let rounded = (value * 1000).rounded() / 1000
+        print("{\"metric\":\"\(metric)\",\"value\":\(rounded),\"unit\":\"\(unit)\"}")
+    }
+}
+
+struct BenchmarkError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -122,7 +122,10 @@ let package = Package(
         // MARK: Benchmarks (built with the package, never run by the tests)
         .executableTarget(
             name: "ReplicaBenchmark",
-            dependencies: ["CardModel", "CardCheck", "Replica"],
+            dependencies: [
+                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskAPI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/ReplicaBenchmark",
             swiftSettings: swiftSettings
         ),
@@ -133,7 +136,11 @@ let package = Package(
         .testTarget(name: "KioskConfigTests", dependencies: ["KioskConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KioskdTests",
-            dependencies: ["CardModel", "Replica", "KioskConfig", "KioskAPI", "KioskDaemon"],
+            dependencies: [
+                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskAPI", "KioskDaemon",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CardFormatTests", dependencies: ["CardModel", "CardFormat"], swiftSettings: swiftSettings),

@@ -147,7 +147,10 @@ let package = Package(
         .testTarget(name: "PN532EmulatorTests", dependencies: ["PN532Emulator"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CardReaderTests",
-            dependencies: ["CardModel", "CardFormat", "CardReader", "PN532Emulator"],
+            dependencies: [
+                "CardModel", "CardFormat", "CardReader", "PN532Emulator",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

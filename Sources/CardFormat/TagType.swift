@@ -46,6 +46,16 @@ public enum TagType: String, Sendable, Hashable, CaseIterable {
         }
     }
 
+    /// The NTAG type for a chip the reader identified; `nil` for chips a CUS record is not written to.
+    public init?(technology: CardTechnology) {
+        switch technology {
+        case .ntag213: self = .ntag213
+        case .ntag215: self = .ntag215
+        case .ntag216: self = .ntag216
+        case .printed, .iso14443a, .ultralight: return nil
+        }
+    }
+
     /// The NDEF data-area size in bytes declared by a capability container read from page 3.
     ///
     /// Tells a reader how many bytes from page 4 on to read.

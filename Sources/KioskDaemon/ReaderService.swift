@@ -1,3 +1,6 @@
+import CardFormat
+import CardModel
+import CardReader
 import Foundation
 import KioskAPI
 import KioskConfig
@@ -6,6 +9,9 @@ import ServiceLifecycle
 import Synchronization
 
 /// Runs the NFC reader loop and hands every tap to the checkpoint.
+///
+/// With no reader configured (`KIOSK_NFC_DEVICE=none`, `nfc.enabled = false`) it only reports
+/// `absent`, and the kiosk keeps serving typed numbers.
 final class ReaderService: Service, Sendable {
     let configuration: KioskConfiguration
     let checkpoint: Checkpoint
@@ -21,7 +27,67 @@ final class ReaderService: Service, Sendable {
     var status: StatusReport.ReaderInfo { state.withLock { $0 } }
 
     func run() async throws {
-        // No reader configured: the kiosk still serves typed numbers.
-        try? await gracefulShutdown()
+        guard configuration.nfcEnabled else {
+            try? await gracefulShutdown()
+            return
+        }
+        let keys = try loadTrustedKeys()
+        let reader = NFCReader(
+            configuration: ReaderConfiguration(connstring: configuration.nfcDevice, lockDirectory: configuration.stateDirectory),
+            interpreter: SignedCardInterpreter(verifier: CardRecordVerifier(trustedKeys: keys)),
+            logger: logger
+        )
+        let checkpoint = self.checkpoint
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await health in reader.healthChanges() {
+                    self.state.withLock {
+                        $0 = StatusReport.ReaderInfo(state: health.state.rawValue, device: health.device, lastError: health.lastError, since: health.since)
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            do {
+                try await cancelWhenGracefulShutdown {
+                    try await reader.run { presentation in
+                        await checkpoint.check(presentation, source: .tap)
+                    }
+                }
+            } catch let error as ReaderError {
+                throw ReaderStartError(description: "NFC reader \(error.device ?? "(first found)"): \(error.message)")
+            }
+        }
+    }
+
+    /// The card-signing public keys this kiosk trusts (`nfc.trusted_keys`).
+    private func loadTrustedKeys() throws -> TrustedKeys {
+        let path = configuration.trustedKeysFile ?? "/etc/cus-kiosk/trusted-keys"
+        guard FileManager.default.fileExists(atPath: path) else {
+            if configuration.trustedKeysFile != nil {
+                throw ReaderStartError(description: "the trusted keys file \(path) (nfc.trusted_keys) does not exist")
+            }
+            logger.warning("no trusted card keys: signed cards will be refused as counterfeit", metadata: ["expected": "\(path)"])
+            return TrustedKeys()
+        }
+        do {
+            let keys = try TrustedKeys.load(from: path)
+            logger.info("trusted card keys loaded", metadata: ["key_ids": "\(keys.keyIDs.sorted())"])
+            return keys
+        } catch {
+            throw ReaderStartError(description: "cannot load the trusted keys \(path): \(error)")
+        }
+    }
+}
+
+/// The reader could not start; the message says what to do.
+struct ReaderStartError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Interprets a tapped tag's memory with the CUS signed-record format.
+struct SignedCardInterpreter: CardInterpreter {
+    let verifier: CardRecordVerifier
+    func interpret(uid: ChipUID, technology: CardTechnology, userMemory: [UInt8]) -> Presentation {
+        verifier.presentation(userMemory: userMemory, uid: uid, technology: technology)
     }
 }

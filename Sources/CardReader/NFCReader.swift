@@ -1,0 +1,102 @@
+public import CardModel
+public import Logging
+import Synchronization
+
+/// Reads cards tapped on one NFC reader through libnfc and hands each tap to the kiosk.
+///
+/// One dedicated thread per running reader makes every libnfc call (they block); the Swift
+/// task that called ``run(onTap:)`` only receives finished taps and runs the watchdog. The
+/// reader:
+/// - polls ISO 14443-A at 106 kbps with infinite select off, so a live reader answers "no card"
+///   at once and a silent one shows as a timeout;
+/// - identifies the chip (SAK, UID length, GET_VERSION), reads the capability container and only
+///   the pages the NDEF TLV needs, and asks its ``CardInterpreter`` for the ``Presentation``;
+/// - delivers exactly one presentation per tap: a card held on the reader is one tap until
+///   it leaves, and a read that fails part-way is ``Presentation/unreadable(technology:)``;
+/// - closes and reopens a reader that fails twice in a row or vanishes, pausing 100 ms after
+///   every failure and backing off by 100 ms steps, and publishes ``ReaderHealth``;
+/// - holds an exclusive lock on the device for as long as it runs.
+///
+/// Logs name cards only by ``ChipUID/masked``.
+public final class NFCReader: Sendable {
+    /// How the reader finds and drives its device.
+    public let configuration: ReaderConfiguration
+    private let interpreter: any CardInterpreter
+    private let logger: Logger
+    private let healthBroadcast: HealthBroadcast
+    private let isRunning = Mutex(false)
+
+    /// Creates a reader; nothing is opened until ``run(onTap:)``.
+    public init(configuration: ReaderConfiguration, interpreter: any CardInterpreter, logger: Logger) {
+        self.configuration = configuration
+        self.interpreter = interpreter
+        var logger = logger
+        logger[metadataKey: "component"] = "nfc-reader"
+        self.logger = logger
+        self.healthBroadcast = HealthBroadcast(device: configuration.connstring)
+    }
+
+    /// The reader's health now.
+    public var health: ReaderHealth { healthBroadcast.current }
+
+    /// A stream that yields the current health at once and then every change, until the
+    /// consumer stops iterating. Each call makes a new, independent stream.
+    public func healthChanges() -> AsyncStream<ReaderHealth> { healthBroadcast.subscribe() }
+
+    /// Reads taps until the calling task is cancelled, then closes the device, releases its lock
+    /// and returns (within about a second; up to ~1.5 s if cancelled while opening a silent
+    /// reader).
+    ///
+    /// A missing or failing reader does not end the loop: it is reported through ``health`` and
+    /// reopened.
+    /// - Parameter onTap: called once per tap, in order; the next tap waits for it to return.
+    /// - Throws: ``ReaderError`` `.deviceInUse` when another reader loop (in any process) holds the
+    ///   device, `.alreadyRunning` when this reader already runs, `.lockDirectoryUnusable`,
+    ///   `.libnfcUnavailable`.
+    public func run(onTap: @escaping @Sendable (Presentation) async -> Void) async throws(ReaderError) {
+        let claimed = isRunning.withLock { running in
+            if running { return false }
+            running = true
+            return true
+        }
+        guard claimed else {
+            throw ReaderError(
+                code: .alreadyRunning, device: configuration.connstring,
+                message: "this NFC reader is already running: cancel the running loop before starting it again"
+            )
+        }
+        defer { isRunning.withLock { $0 = false } }
+
+        let (events, continuation) = AsyncStream.makeStream(of: ReaderEvent.self, bufferingPolicy: .unbounded)
+        let control = ReaderControl()
+        let session = ReaderSession(
+            configuration: configuration, interpreter: interpreter, logger: logger,
+            health: healthBroadcast, control: control, events: continuation
+        )
+        session.startThread()
+
+        var failure: ReaderError?
+        await withTaskCancellationHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(250))
+                        session.checkWatchdog()
+                    }
+                }
+                for await event in events {
+                    switch event {
+                    case .tap(let presentation): await onTap(presentation)
+                    case .fatal(let error): failure = error
+                    }
+                }
+                group.cancelAll()
+            }
+        } onCancel: {
+            control.cancel()
+        }
+        control.cancel()
+        await control.waitUntilFinished()
+        if let failure { throw failure }
+    }
+}

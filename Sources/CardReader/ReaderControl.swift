@@ -1,0 +1,87 @@
+import Synchronization
+
+/// The few facts shared between a reader thread and the task that runs it: cancellation, the
+/// watchdog's view of the libnfc call in progress, the abort handle, and "the thread is done".
+final class ReaderControl: Sendable {
+    private struct State {
+        var cancelled = false
+        var abortHandle: DeviceAbortHandle?
+        /// When the libnfc call now running began (nil between calls).
+        var callStarted: ContinuousClock.Instant?
+        var stallReported = false
+        var restartRequested = false
+        var finished = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// Stops the thread: it sees the flag between calls; a call waiting for the reader is aborted.
+    func cancel() {
+        state.withLock { state in
+            state.cancelled = true
+            if state.callStarted != nil { state.abortHandle?.abort() }
+        }
+    }
+
+    /// Publishes the open device's abort handle (nil before closing it: see ``DeviceAbortHandle``).
+    func setAbortHandle(_ handle: DeviceAbortHandle?) {
+        state.withLock { $0.abortHandle = handle }
+    }
+
+    /// Runs one blocking libnfc call with the watchdog watching it.
+    func tracked<T>(_ call: () -> T) -> T {
+        state.withLock {
+            $0.callStarted = .now
+            $0.stallReported = false
+        }
+        defer { state.withLock { $0.callStarted = nil } }
+        return call()
+    }
+
+    /// Called by the watchdog: when a call has run longer than `limit`, aborts it, asks the thread
+    /// to reopen the device, and returns how long it has run (once per stalled call).
+    func abortIfStalled(limit: Duration) -> Duration? {
+        state.withLock { state in
+            guard let started = state.callStarted, !state.stallReported else { return nil }
+            let elapsed = ContinuousClock.now - started
+            guard elapsed > limit else { return nil }
+            state.stallReported = true
+            state.restartRequested = true
+            state.abortHandle?.abort()
+            return elapsed
+        }
+    }
+
+    /// Whether the watchdog asked for a reopen; clears the request.
+    func takeRestartRequest() -> Bool {
+        state.withLock { state in
+            defer { state.restartRequested = false }
+            return state.restartRequested
+        }
+    }
+
+    /// The thread has closed the device and released its lock.
+    func markFinished() {
+        let waiters = state.withLock { state in
+            state.finished = true
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Waits until ``markFinished()``.
+    func waitUntilFinished() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { state in
+                if state.finished { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+import CardModel
+import Foundation
+import Logging
+
+/// What the reader thread tells the task running ``NFCReader/run(onTap:)``.
+enum ReaderEvent: Sendable {
+    /// One tap, complete (or `.unreadable`).
+    case tap(Presentation)
+    /// The loop cannot go on (device locked by another process, libnfc missing).
+    case fatal(ReaderError)
+}
+
+/// Everything a reader thread needs, handed to it once. Sendable: all of it is immutable or
+/// synchronised; the thread's mutable state lives in ``ReaderLoop`` on the thread's stack.
+final class ReaderSession: Sendable {
+    let configuration: ReaderConfiguration
+    let interpreter: any CardInterpreter
+    let logger: Logger
+    let health: HealthBroadcast
+    let control: ReaderControl
+    let events: AsyncStream<ReaderEvent>.Continuation
+
+    init(
+        configuration: ReaderConfiguration, interpreter: any CardInterpreter, logger: Logger,
+        health: HealthBroadcast, control: ReaderControl, events: AsyncStream<ReaderEvent>.Continuation
+    ) {
+        self.configuration = configuration
+        self.interpreter = interpreter
+        self.logger = logger
+        self.health = health
+        self.control = control
+        self.events = events
+    }
+
+    /// Starts the dedicated thread. libnfc blocks; it never runs on the cooperative pool.
+    func startThread() {
+        let thread = Thread { [self] in
+            if let context = NFCContext() {
+                var loop = ReaderLoop(session: self, context: context)
+                loop.run()
+            } else {
+                events.yield(.fatal(ReaderError(
+                    code: .libnfcUnavailable, device: configuration.connstring,
+                    message: "libnfc could not start (nfc_init failed): check that libnfc6 is installed and /etc/nfc is readable"
+                )))
+            }
+            events.finish()
+            control.markFinished()
+        }
+        thread.name = "nfc-reader"
+        thread.start()
+    }
+
+    /// Called by the watchdog task every quarter second.
+    func checkWatchdog() {
+        let limit = configuration.watchdogTimeout
+        guard let elapsed = control.abortIfStalled(limit: limit) else { return }
+        let device = health.current.device
+        let message = "reader \(device ?? "?") stopped answering: a libnfc call made no progress for \(String(format: "%.1f", elapsed.secondsValue)) s; aborted it and reopening the device"
+        logger.warning("\(message)")
+        health.update(.error, error: message, device: device)
+    }
+}
+
+/// The reader loop proper. Runs on the session's thread and owns the libnfc context, the
+/// device and the lock; nothing here is shared.
+struct ReaderLoop {
+    /// Two failures in a row close and reopen the device (libnfc-notes, point 4).
+    static let failuresBeforeReopen = 2
+    /// The pause after any failed call before the next one (libnfc-notes, point 5).
+    static let pauseAfterFailure: Duration = .milliseconds(100)
+
+    let session: ReaderSession
+    let context: NFCContext
+    var device: NFCDevice?
+    var lock: DeviceLock?
+    /// The UID of the card on the reader that was already delivered (one card held = one tap).
+    /// Kept across a device reopen, so a held card does not tap twice after a reader hiccup.
+    var heldUID: [UInt8]?
+    var consecutiveFailures = 0
+    var reopenAttempts = 0
+
+    init(session: ReaderSession, context: NFCContext) {
+        self.session = session
+        self.context = context
+    }
+
+    private var configuration: ReaderConfiguration { session.configuration }
+    private var logger: Logger { session.logger }
+    private var control: ReaderControl { session.control }
+
+    mutating func run() {
+        while !control.isCancelled {
+            if control.takeRestartRequest(), device != nil {
+                closeDevice()
+                pause(Self.pauseAfterFailure)
+            }
+            if device == nil {
+                guard openDevice() else { continue }
+            }
+            step()
+        }
+        closeDevice()
+        lock?.release()
+        lock = nil
+        session.health.update(.absent, device: session.health.current.device)
+        logger.info("reader loop stopped")
+    }
+
+    // MARK: Opening and closing
+
+    /// Finds, locks, opens and configures the device; on failure reports health and backs off.
+    private mutating func openDevice() -> Bool {
+        let connstring: String
+        if let configured = configuration.connstring {
+            connstring = configured
+        } else if let found = control.tracked({ context.firstConnstring() }) {
+            connstring = found
+        } else {
+            session.health.update(
+                .absent, error: "no NFC reader found: plug one in, or set KIOSK_NFC_DEVICE to its connstring", device: nil)
+            backOff()
+            return false
+        }
+        if lock?.device != connstring {
+            lock?.release()
+            lock = nil
+            do {
+                lock = try DeviceLock.acquire(connstring: connstring, in: configuration.lockDirectory)
+            } catch {
+                logger.error("\(error.message)")
+                session.health.update(.error, error: error.message, device: connstring)
+                session.events.yield(.fatal(error))
+                control.cancel()
+                return false
+            }
+        }
+        let current = session.health.current.state
+        if (current != .error && current != .absent) || session.health.current.device != connstring {
+            session.health.update(.opening, device: connstring)
+        }
+        guard !control.isCancelled else { return false }
+        guard let opened = control.tracked({ context.open(connstring) }) else {
+            let missing = Self.devicePathIsMissing(connstring)
+            let message = missing
+                ? "reader \(connstring) is not connected (its device path is missing): plug it in; retrying"
+                : "cannot open reader \(connstring) (no answer, or not a PN53x): check its cable and power; retrying"
+            if session.health.update(missing ? .absent : .error, error: message, device: connstring) {
+                logger.warning("\(message)")
+            }
+            backOff()
+            return false
+        }
+        let result = control.tracked { opened.configureAsInitiator() }
+        guard result >= 0 else {
+            opened.close()
+            let message = "reader \(connstring) opened but refused initiator mode (\(NFCStatus.name(result))): retrying"
+            logger.warning("\(message)")
+            session.health.update(.error, error: message, device: connstring)
+            backOff()
+            return false
+        }
+        device = opened
+        control.setAbortHandle(DeviceAbortHandle(opened))
+        consecutiveFailures = 0
+        reopenAttempts = 0
+        session.health.update(.ready, device: connstring)
+        logger.info("reader ready", metadata: ["device": "\(connstring)"])
+        return true
+    }
+
+    /// Closes the device; the abort handle is withdrawn first so no other thread can use the
+    /// pointer after `nfc_close`.
+    private mutating func closeDevice() {
+        guard let open = device else { return }
+        control.setAbortHandle(nil)
+        open.close()
+        device = nil
+    }
+
+    /// Waits before the next open: 100 ms, 200 ms, … up to the configured limit.
+    private mutating func backOff() {
+        reopenAttempts += 1
+        let step = configuration.reopenBackoffStep
+        let delay = min(step * reopenAttempts, configuration.reopenBackoffLimit)
+        pause(delay)
+    }
+
+    /// `pn532_uart:/dev/ttyUSB0:115200` → whether `/dev/ttyUSB0` is missing. False for
+    /// connstrings without a path (USB readers), where libnfc's failure is all we know.
+    static func devicePathIsMissing(_ connstring: String) -> Bool {
+        let parts = connstring.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts[0].hasSuffix("_uart") else { return false }
+        return !FileManager.default.fileExists(atPath: String(parts[1]))
+    }
+
+    /// Sleeps in short slices so cancellation is seen within ~10 ms.
+    private func pause(_ duration: Duration) {
+        let end = ContinuousClock.now + duration
+        while !control.isCancelled {
+            let left = end - .now
+            guard left > .zero else { return }
+            Thread.sleep(forTimeInterval: min(left.secondsValue, 0.01))
+        }
+    }
+
+    // MARK: One iteration
+
+    private mutating func step() {
+        guard let device else { return }
+        if let held = heldUID {
+            let result = control.tracked { device.selectedTargetIsPresent() }
+            switch result {
+            case 0:
+                succeeded()
+                pause(configuration.presenceInterval)
+            case NFCStatus.targetReleased, NFCStatus.rfTransmission:
+                succeeded()
+                cardLeft()
+            case NFCStatus.notSupported, NFCStatus.invalidArgument:
+                // A chip libnfc cannot ping, or no saved target after a reopen: select it by UID.
+                switch control.tracked({ device.selectISO14443A(uid: held) }) {
+                case .target(let target) where target.uid == held:
+                    succeeded()
+                    pause(configuration.presenceInterval)
+                case .target, .none:
+                    succeeded()
+                    cardLeft()
+                case .failed(let code):
+                    failed(code, during: "presence check")
+                }
+            default:
+                failed(result, during: "presence check")
+            }
+            return
+        }
+        switch control.tracked({ device.selectISO14443A() }) {
+        case .none:
+            succeeded()
+            pause(configuration.pollInterval)
+        case .failed(let code):
+            failed(code, during: "select")
+        case .target(let target):
+            succeeded()
+            handleTap(target)
+        }
+    }
+
+    private mutating func cardLeft() {
+        heldUID = nil
+        logger.debug("card left the field")
+    }
+
+    /// The reader answered: the failure streak is over and the reader is ready.
+    private mutating func succeeded() {
+        consecutiveFailures = 0
+        if session.health.current.state != .ready, let device {
+            session.health.update(.ready, device: device.connstring)
+        }
+    }
+
+    /// A libnfc call failed: pause (never retry at once), and after two in a row reopen.
+    private mutating func failed(_ code: Int32, during what: String) {
+        consecutiveFailures += 1
+        let connstring = device?.connstring ?? configuration.connstring ?? "?"
+        logger.debug("reader call failed", metadata: [
+            "call": "\(what)", "error": "\(NFCStatus.name(code))", "inARow": "\(consecutiveFailures)",
+        ])
+        guard consecutiveFailures >= Self.failuresBeforeReopen else {
+            pause(Self.pauseAfterFailure)
+            return
+        }
+        closeDevice()
+        let missing = Self.devicePathIsMissing(connstring)
+        let message = missing
+            ? "reader \(connstring) disappeared (\(NFCStatus.name(code)) during \(what), device path gone): plug it back in; reopening"
+            : "reader \(connstring) failed \(consecutiveFailures) times in a row (\(NFCStatus.name(code)) during \(what)): reopening"
+        if session.health.update(missing ? .absent : .error, error: message, device: connstring) {
+            logger.warning("\(message)")
+        }
+        consecutiveFailures = 0
+        pause(Self.pauseAfterFailure)
+    }
+
+    // MARK: Reading a card
+
+    /// Reads the card just selected and delivers exactly one presentation for it.
+    private mutating func handleTap(_ target: SelectedTarget) {
+        heldUID = target.uid
+        var presentation: Presentation
+        switch readCard(target) {
+        case .presentation(let result):
+            presentation = result
+        case .readerFailed(let failure, let technology):
+            // The reader, not the card, failed mid-read (garbled frame, timeout). Pause, and if
+            // the same card is still there read it once more from the start; otherwise the tap
+            // is unreadable. Never a verdict on partial data.
+            failed(failure.code, during: "card read")
+            presentation = .unreadable(technology: technology)
+            if let device, case .target(let again) = control.tracked({ device.selectISO14443A(uid: target.uid) }),
+               again.uid == target.uid
+            {
+                switch readCard(again) {
+                case .presentation(let retried): presentation = retried
+                case .readerFailed(let failure, _): failed(failure.code, during: "card read (retry)")
+                }
+            }
+        }
+        deliver(presentation, uid: target.uid)
+    }
+
+    private enum ReadOutcome {
+        case presentation(Presentation)
+        case readerFailed(NFCCallFailure, technology: CardTechnology?)
+    }
+
+    private func readCard(_ target: SelectedTarget) -> ReadOutcome {
+        guard let device else { return .readerFailed(NFCCallFailure(code: NFCStatus.io), technology: nil) }
+        guard let uid = try? ChipUID(bytes: target.uid) else {
+            logger.info("card with an unusable UID length", metadata: ["bytes": "\(target.uid.count)"])
+            return .presentation(.unreadable(technology: nil))
+        }
+        if target.sak != 0 || target.uid.count == 4 {
+            return .presentation(.chip(uid: uid, technology: .iso14443a, record: nil))
+        }
+        let tag = Type2Tag(device: device, timeout: configuration.commandTimeout.wholeMilliseconds, control: control)
+        let profile: TagProfile
+        switch tag.version() {
+        case .success(let version):
+            guard let known = TagProfile(version: version) else {
+                return .presentation(.chip(uid: uid, technology: .iso14443a, record: nil))
+            }
+            profile = known
+        case .failure(let failure) where NFCStatus.isCardFailure(failure.code):
+            // No GET_VERSION: an Ultralight EV0, or the card left. A failed command sends the
+            // tag to IDLE, so select it again before reading.
+            switch control.tracked({ device.selectISO14443A(uid: target.uid) }) {
+            case .target(let again) where again.uid == target.uid:
+                profile = .ultralightEV0
+            case .target, .none:
+                return .presentation(.unreadable(technology: nil))
+            case .failed(let code):
+                return .readerFailed(NFCCallFailure(code: code), technology: nil)
+            }
+        case .failure(let failure):
+            return .readerFailed(failure, technology: nil)
+        }
+        switch tag.readNDEFArea(profile: profile) {
+        case .success(let memory):
+            return .presentation(session.interpreter.interpret(uid: uid, technology: profile.technology, userMemory: memory))
+        case .failure(let failure) where NFCStatus.isCardFailure(failure.code):
+            return .presentation(.unreadable(technology: profile.technology))
+        case .failure(let failure):
+            return .readerFailed(failure, technology: profile.technology)
+        }
+    }
+
+    private func deliver(_ presentation: Presentation, uid: [UInt8]) {
+        let masked = (try? ChipUID(bytes: uid))?.masked ?? "…"
+        logger.info("card tapped", metadata: ["uid": "\(masked)", "outcome": "\(presentation.logSummary)"])
+        session.events.yield(.tap(presentation))
+    }
+}
+
+extension Presentation {
+    /// A one-word outcome for logs, with no UID and no card number.
+    var logSummary: String {
+        switch self {
+        case .chip(_, let technology, let record): "chip \(technology.rawValue)\(record == nil ? "" : " signed")"
+        case .typed: "typed"
+        case .unreadable(let technology): "unreadable \(technology?.rawValue ?? "?")"
+        case .counterfeit(_, let technology, let why): "counterfeit \(technology.rawValue) \(why.rawValue)"
+        }
+    }
+}

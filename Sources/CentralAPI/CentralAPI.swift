@@ -1,0 +1,285 @@
+import CardModel
+public import CentralStore
+import CompressNIO
+import Foundation
+public import Hummingbird
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+
+/// The central's HTTP API: registry feed and snapshot for kiosks, request inbox, staff registry management.
+public enum CentralAPI {
+    /// Largest request body accepted (a batch of requests, a card).
+    public static let maxBodyBytes = 256 * 1024
+    /// Largest request batch accepted.
+    public static let maxBatchItems = 100
+
+    /// The router with every route; wrap it with ``JSONErrorResponder`` (``application(store:configuration:retention:logger:onServerRunning:)`` does).
+    public static func router(store: any CentralStore) -> Router<CentralContext> {
+        let router = Router(context: CentralContext.self)
+        router.get("v1/health") { _, _ in json(["status": "ok"]) }
+        router.get("v1/services") { _, _ in json(ServicesBody(services: ServiceCatalogue.services)) }
+
+        let kiosk = router.group("v1").add(middleware: RequireRole(store: store, kind: .kiosk))
+        kiosk.get("registry/changes") { request, context in
+            let after = try query(request, "after", default: 0, range: 0...Int64.max)
+            let limit = try query(request, "limit", default: 500, range: 1...1000)
+            return try json(await store.changes(after: after, limit: Int(limit), kioskID: try kioskID(context)))
+        }
+        kiosk.get("registry/snapshot") { _, _ in snapshotResponse(store: store) }
+        kiosk.post("requests") { request, context in
+            let kiosk = try kioskPrincipal(context)
+            let body = try await readJSON(request, as: JSONValue.self)
+            guard case .array(let raw)? = body["requests"] else {
+                throw APIError.badRequest("the body must be {\"requests\": [ … ]}")
+            }
+            guard raw.count <= maxBatchItems else {
+                throw APIError(.contentTooLarge, "too_large", "at most \(maxBatchItems) requests per batch; send the rest in another batch")
+            }
+            let results = try await store.submitRequests(raw.map(RequestItem.validate), from: kiosk)
+            return try json(ResultsBody(results: results))
+        }
+
+        let staff = router.group("v1/staff").add(middleware: RequireRole(store: store, kind: .staff))
+        staff.get("requests") { request, _ in
+            var status: RequestStatus?
+            if let text = request.uri.queryParameters["status"] {
+                guard let s = RequestStatus(rawValue: String(text)) else {
+                    throw APIError.badRequest("status must be one of \(RequestStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                status = s
+            }
+            let after = try query(request, "after_id", default: 0, range: 0...Int64.max)
+            let limit = try query(request, "limit", default: 100, range: 1...500)
+            return try json(RequestsBody(requests: try await store.requests(status: status, afterID: after, limit: Int(limit))))
+        }
+        staff.post("requests/:id/status") { request, context in
+            guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
+                throw APIError.badRequest("the request id is a positive whole number")
+            }
+            let change = try await readJSON(request, as: RequestStatusChange.self)
+            return try json(try await store.setRequestStatus(id: id, change))
+        }
+        staff.put("people/:person") { request, context in
+            let id = context.parameters.get("person") ?? ""
+            let body = try await readJSON(request, as: PersonBody.self)
+            try await store.upsertPerson(id: id, displayName: body.displayName)
+            return try json(PersonResponse(personID: id, displayName: body.displayName))
+        }
+        staff.put("people/:person/entitlements") { request, context in
+            let id = context.parameters.get("person") ?? ""
+            let body = try await readJSON(request, as: EntitlementsBody.self)
+            try await store.setEntitlements(personID: id, body.entitlements)
+            return try json(body)
+        }
+        staff.get("cards/:number") { _, context in
+            let number = try cardNumber(context)
+            guard let card = try await store.card(number: number) else {
+                throw APIError(.notFound, "not_found", "no card \(number.masked)")
+            }
+            return try json(card)
+        }
+        staff.put("cards/:number") { request, context in
+            let number = try cardNumber(context)
+            let input = try await readJSON(request, as: CardInput.self)
+            return try json(try await store.upsertCard(number: number, input))
+        }
+        staff.post("cards/:number/suspend") { _, context in
+            try json(try await store.setCardStatus(number: try cardNumber(context), to: .suspended))
+        }
+        staff.post("cards/:number/reactivate") { _, context in
+            try json(try await store.setCardStatus(number: try cardNumber(context), to: .active))
+        }
+        staff.post("cards/:number/revoke") { _, context in
+            try json(try await store.setCardStatus(number: try cardNumber(context), to: .revoked))
+        }
+        staff.post("cards/:number/report-lost") { _, context in
+            try json(try await store.setCardStatus(number: try cardNumber(context), to: .lost))
+        }
+        staff.post("cards/:number/replace") { request, context in
+            let number = try cardNumber(context)
+            let input = try await readJSON(request, as: ReplacementInput.self)
+            return try json(try await store.replaceCard(number: number, with: input))
+        }
+        return router
+    }
+
+    /// A ready-to-run application: the routes, JSON errors, and the feed pruner when `retention` is set.
+    public static func application(
+        store: any CentralStore,
+        configuration: ApplicationConfiguration,
+        retention: Duration?,
+        logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let responder = JSONErrorResponder(inner: router(store: store).buildResponder(), logger: logger)
+        var services: [any Service] = []
+        if let retention { services.append(FeedPruner(store: store, retention: retention, logger: logger)) }
+        return Application(
+            responder: responder, configuration: configuration, services: services,
+            onServerRunning: onServerRunning, logger: logger
+        )
+    }
+
+    // MARK: Helpers
+
+    static func kioskPrincipal(_ context: CentralContext) throws -> Principal {
+        guard let p = context.principal, p.kind == .kiosk else { throw APIError(.unauthorized, "unauthorized", "kiosk token required") }
+        return p
+    }
+
+    static func kioskID(_ context: CentralContext) throws -> Int64 { try kioskPrincipal(context).id }
+
+    static func cardNumber(_ context: CentralContext) throws -> CardNumber {
+        do { return try CardNumber(normalising: context.parameters.get("number") ?? "") } catch {
+            throw APIError.badRequest("card number: \(error.message.en)")
+        }
+    }
+
+    /// An integer query parameter: `default` when absent, 400 when not a number in `range`.
+    static func query(_ request: Request, _ name: String, default value: Int64, range: ClosedRange<Int64>) throws -> Int64 {
+        guard let text = request.uri.queryParameters[name[...]] else { return value }
+        guard let v = Int64(text), range.contains(v) else {
+            throw APIError.badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return v
+    }
+
+    /// Reads a JSON body of at most ``maxBodyBytes``; 400 with the decoder's reason when it does not fit `T`.
+    static func readJSON<T: Decodable>(_ request: Request, as: T.Type) async throws -> T {
+        let buffer = try await request.body.collect(upTo: maxBodyBytes)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw APIError.badRequest("the body is not the expected JSON: \(describe(error))")
+        } catch {
+            throw APIError.badRequest("the body is not JSON")
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ c: DecodingError.Context) -> String {
+            let p = c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            return p.isEmpty ? "" : " at \(p)"
+        }
+        switch error {
+        case .keyNotFound(let key, let c): return "missing \(key.stringValue)\(path(c))"
+        case .typeMismatch(_, let c): return "wrong type\(path(c))"
+        case .valueNotFound(_, let c): return "null not allowed\(path(c))"
+        case .dataCorrupted(let c): return "\(c.debugDescription)\(path(c))"
+        @unknown default: return "unreadable"
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try encoder.encode(value)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func json(_ value: [String: String]) -> Response {
+        (try? json(value, status: .ok)) ?? Response(status: .ok)
+    }
+
+    /// The registry as gzip-compressed NDJSON, streamed page by page from one read transaction.
+    static func snapshotResponse(store: any CentralStore) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/x-ndjson"
+        headers[.contentEncoding] = "gzip"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            let compressor = CompressionAlgorithm.gzip().compressor
+            try compressor.startStream()
+            var out = writer
+            try await store.snapshot(pageSize: 500) { part in
+                var plain = ByteBuffer()
+                switch part {
+                case .header(let seq, let cards):
+                    plain.writeBytes(try encoder.encode(SnapshotHeader(seq: seq, cards: cards)))
+                    plain.writeInteger(UInt8(ascii: "\n"))
+                case .cards(let cards):
+                    for card in cards {
+                        plain.writeBytes(try encoder.encode(card))
+                        plain.writeInteger(UInt8(ascii: "\n"))
+                    }
+                }
+                var compressed = ByteBuffer()
+                compressed.reserveCapacity(compressor.maxSize(from: plain))
+                try compressor.streamDeflate(from: &plain, to: &compressed, flush: .sync)
+                if compressed.readableBytes > 0 { try await out.write(compressed) }
+            }
+            while true {
+                var tail = ByteBuffer()
+                tail.reserveCapacity(64 * 1024)
+                do {
+                    try compressor.finishDeflate(to: &tail)
+                    if tail.readableBytes > 0 { try await out.write(tail) }
+                    break
+                } catch let error as CompressNIOError where error == .bufferOverflow {
+                    try await out.write(tail)
+                }
+            }
+            try compressor.finishStream()
+            try await out.finish(nil)
+        })
+    }
+}
+
+struct SnapshotHeader: Encodable {
+    var seq: Int64
+    var cards: Int
+}
+
+struct ServicesBody: Encodable {
+    var services: [CatalogueService]
+}
+
+struct ResultsBody: Encodable {
+    var results: [RequestResult]
+}
+
+struct RequestsBody: Encodable {
+    var requests: [StoredRequest]
+}
+
+struct PersonBody: Decodable {
+    var displayName: String
+    enum CodingKeys: String, CodingKey { case displayName = "display_name" }
+}
+
+struct PersonResponse: Encodable {
+    var personID: String
+    var displayName: String
+    enum CodingKeys: String, CodingKey { case personID = "person_id", displayName = "display_name" }
+}
+
+struct EntitlementsBody: Codable {
+    var entitlements: [EntitlementView]
+}
+
+/// Prunes the change feed every hour, keeping `retention`.
+struct FeedPruner: Service {
+    let store: any CentralStore
+    let retention: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled {
+            do {
+                let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
+                let pruned = try await store.pruneChanges(olderThan: cutoff)
+                if pruned > 0 { logger.info("pruned the change feed", metadata: ["entries": "\(pruned)"]) }
+            } catch {
+                logger.error("pruning the change feed failed", metadata: ["error": "\(error.code.rawValue)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+            if Task.isShuttingDownGracefully { break }
+        }
+    }
+}

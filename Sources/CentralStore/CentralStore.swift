@@ -1,0 +1,96 @@
+public import CardModel
+public import Foundation
+public import Logging
+public import RegistryCSV
+
+/// A part of a registry snapshot, delivered in order: one header, then pages of cards.
+public enum SnapshotPart: Sendable {
+    /// The sequence the snapshot is consistent at, and how many cards follow.
+    case header(seq: Int64, cards: Int)
+    /// The next page of cards, in id order.
+    case cards([CardView])
+}
+
+/// The central's storage: registry, change feed, principals and request inbox.
+///
+/// One protocol over SQLite and PostgreSQL (see ``openCentralStore(_:logger:)``); both run the
+/// same SQL and migrations, so the HTTP layer and the CLI never know which one they use.
+public protocol CentralStore: Sendable {
+    /// Upserts every card number in `rows` as a whole (chips, holder, entitlements); idempotent.
+    func importRegistry(_ rows: [RegistryRow]) async throws(CentralStoreError) -> RegistryImportReport
+    /// Creates or renames a person (`displayName` is first name and initial, e.g. "Anna K.").
+    func upsertPerson(id: String, displayName: String) async throws(CentralStoreError)
+    /// Replaces a person's entitlements.
+    func setEntitlements(personID: String, _ entitlements: [EntitlementView]) async throws(CentralStoreError)
+    /// The current chip of a card number.
+    func card(number: CardNumber) async throws(CentralStoreError) -> CardView?
+    /// Creates the card number, or updates its current chip in place.
+    func upsertCard(number: CardNumber, _ input: CardInput) async throws(CentralStoreError) -> CardView
+    /// Suspends, revokes, reports lost or reactivates the current chip of a card number.
+    func setCardStatus(number: CardNumber, to status: CardStatus) async throws(CentralStoreError) -> CardView
+    /// Issues a new chip under the same number; the old one is revoked (or stays lost) and points to it.
+    func replaceCard(number: CardNumber, with replacement: ReplacementInput) async throws(CentralStoreError) -> CardView
+    /// The feed entries after `after` that `kioskID` may see.
+    func changes(after: Int64, limit: Int, kioskID: Int64) async throws(CentralStoreError) -> ChangePage
+    /// Hands the whole registry, at one consistent sequence, to `consume` page by page.
+    func snapshot(pageSize: Int, _ consume: (SnapshotPart) async throws -> Void) async throws
+    /// Deletes feed entries written before `date`; kiosks behind them must bootstrap again. Returns how many.
+    func pruneChanges(olderThan date: Date) async throws(CentralStoreError) -> Int
+    /// Enrols a kiosk or member of staff and returns its token; only the token's SHA-256 is stored.
+    func enrol(_ kind: Principal.Kind, name: String) async throws(CentralStoreError) -> String
+    /// Revokes a kiosk's or staff member's token.
+    func revoke(_ kind: Principal.Kind, name: String) async throws(CentralStoreError)
+    /// The principal holding `token`, unless unknown or revoked.
+    func authenticate(token: String) async throws(CentralStoreError) -> Principal?
+    /// Stores a kiosk's batch; one result per item, in order.
+    func submitRequests(_ items: [RequestItem], from kiosk: Principal) async throws(CentralStoreError) -> [RequestResult]
+    /// Requests in id order, after `afterID`, optionally of one status.
+    func requests(status: RequestStatus?, afterID: Int64, limit: Int) async throws(CentralStoreError) -> [StoredRequest]
+    /// Changes a request's status; the kiosk that took it sees the change in its feed.
+    func setRequestStatus(id: Int64, _ change: RequestStatusChange) async throws(CentralStoreError) -> StoredRequest
+    /// Closes the database connections.
+    func close() async
+}
+
+/// Opens (and migrates) the store named by `url`: `sqlite:/path/central.db` or `postgres://user:pass@host:port/db`.
+///
+/// A PostgreSQL URL may add `?schema=NAME` to use (and create) a schema other than `public`.
+public func openCentralStore(_ url: String, logger: Logger) async throws(CentralStoreError) -> any CentralStore {
+    let backend: any SQLBackend
+    if url.hasPrefix("sqlite:") {
+        var path = String(url.dropFirst("sqlite:".count))
+        if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
+        guard !path.isEmpty else { throw .badDatabaseURL("the sqlite: URL names no file") }
+        backend = try SQLiteBackend(path: path)
+    } else if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+        guard let parsed = URL(string: url) else { throw .badDatabaseURL("cannot read the PostgreSQL URL") }
+        if let schema = URLComponents(url: parsed, resolvingAgainstBaseURL: false)?.queryItems?.first(where: { $0.name == "schema" })?.value {
+            guard PostgresBackend.isValidSchema(schema) else { throw .badDatabaseURL("schema must be lower-case letters, digits and _") }
+            // The schema must exist before connections use it as their search_path.
+            var plain = URLComponents(url: parsed, resolvingAgainstBaseURL: false)
+            plain?.queryItems = nil
+            guard let plainURL = plain?.url else { throw .badDatabaseURL("cannot read the PostgreSQL URL") }
+            let admin = try PostgresBackend(url: plainURL, logger: logger)
+            do {
+                try await admin.transaction(.write) { db in
+                    try await db.execute("CREATE SCHEMA IF NOT EXISTS \(schema)")
+                }
+            } catch {
+                await admin.close()
+                throw .unavailable("cannot reach PostgreSQL at \(parsed.host ?? "?"):\(parsed.port ?? 5432): \(String(reflecting: error))")
+            }
+            await admin.close()
+        }
+        backend = try PostgresBackend(url: parsed, logger: logger)
+    } else {
+        throw .badDatabaseURL("unknown database URL scheme")
+    }
+    do {
+        try await CentralSchema.migrate(backend)
+    } catch {
+        await backend.close()
+        if let error = error as? CentralStoreError { throw error }
+        throw .unavailable("cannot migrate the database: \(String(reflecting: error))")
+    }
+    return RelationalCentralStore(backend: backend, logger: logger)
+}

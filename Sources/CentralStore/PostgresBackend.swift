@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// PostgreSQL through postgres-nio's `PostgresClient` (a connection pool run by a background task).
+final class PostgresBackend: SQLBackend {
+    let dialect = SQLDialect.postgres
+    private let client: PostgresClient
+    private let runner: Task<Void, Never>
+    private let logger: Logger
+
+    /// Connects lazily to the server named by `url` (`postgres://user:pass@host:port/db[?schema=NAME]`).
+    init(url: URL, logger: Logger) throws(CentralStoreError) {
+        guard let host = url.host, !host.isEmpty else { throw .badDatabaseURL("the PostgreSQL URL has no host") }
+        guard let user = url.user, !user.isEmpty else { throw .badDatabaseURL("the PostgreSQL URL has no user") }
+        let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+        guard !database.isEmpty else { throw .badDatabaseURL("the PostgreSQL URL names no database, e.g. postgres://cus:pass@127.0.0.1:5432/cus") }
+        var config = PostgresClient.Configuration(
+            host: host, port: url.port ?? 5432, username: user, password: url.password?.removingPercentEncoding,
+            database: database, tls: .disable
+        )
+        let query = URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems ?? []
+        if let schema = query.first(where: { $0.name == "schema" })?.value {
+            guard Self.isValidSchema(schema) else {
+                throw .badDatabaseURL("schema must be lower-case letters, digits and _")
+            }
+            config.options.additionalStartupParameters = [("search_path", schema)]
+        }
+        config.options.maximumConnections = 8
+        let client = PostgresClient(configuration: config, backgroundLogger: logger)
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    /// Whether `name` is safe to splice into SQL as a schema name.
+    static func isValidSchema(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 48
+            && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+    }
+
+    func transaction<T>(_ kind: SQLTransactionKind, _ body: (any SQLConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            let wrapped = PostgresSQLConnection(connection: connection, logger: logger)
+            try await wrapped.execute(kind == .write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            do {
+                let result = try await body(wrapped)
+                try await wrapped.execute("COMMIT")
+                return result
+            } catch {
+                try? await wrapped.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    func close() async {
+        runner.cancel()
+        await runner.value
+    }
+}
+
+/// One PostgreSQL connection inside a transaction held by ``PostgresBackend``.
+struct PostgresSQLConnection: SQLConnection {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        var bindings = PostgresBindings(capacity: binds.count)
+        for value in binds {
+            switch value {
+            case .null: bindings.appendNull()
+            case .int(let v): bindings.append(v)
+            case .real(let v): bindings.append(v)
+            case .text(let v): bindings.append(v)
+            }
+        }
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings), logger: logger)
+        var out: [SQLRow] = []
+        for try await row in rows {
+            var values: [String: SQLValue] = [:]
+            for cell in row {
+                guard cell.bytes != nil else {
+                    values[cell.columnName] = .null
+                    continue
+                }
+                switch cell.dataType {
+                case .int2, .int4, .int8: values[cell.columnName] = .int(try cell.decode(Int64.self))
+                case .float4, .float8: values[cell.columnName] = .real(try cell.decode(Double.self))
+                case .bool: values[cell.columnName] = .int(try cell.decode(Bool.self) ? 1 : 0)
+                default: values[cell.columnName] = .text(try cell.decode(String.self))
+                }
+            }
+            out.append(SQLRow(values: values))
+        }
+        return out
+    }
+
+    /// Turns `?` placeholders into `$1`, `$2`, … (the store's SQL has no `?` inside literals).
+    static func numbered(_ sql: String) -> String {
+        var out = ""
+        out.reserveCapacity(sql.utf8.count + 8)
+        var n = 0
+        for c in sql {
+            if c == "?" {
+                n += 1
+                out += "$\(n)"
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,523 @@
+import CardModel
+import Crypto
+import Foundation
+import Logging
+import RegistryCSV
+
+/// ``CentralStore`` over any ``SQLBackend``: the one implementation of the central's rules.
+final class RelationalCentralStore: CentralStore {
+    let backend: any SQLBackend
+    let logger: Logger
+
+    init(backend: any SQLBackend, logger: Logger) {
+        self.backend = backend
+        self.logger = logger
+    }
+
+    func close() async { await backend.close() }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a transaction; write transactions first take the feed lock, so writers queue.
+    func run<T>(_ kind: SQLTransactionKind, _ body: (any SQLConnection) async throws -> T) async throws(CentralStoreError) -> T {
+        let dialect = backend.dialect
+        do {
+            return try await backend.transaction(kind) { db in
+                if kind == .write, dialect == .postgres {
+                    try await db.execute("SELECT last_seq FROM feed_state WHERE id = 1 FOR UPDATE")
+                }
+                return try await body(db)
+            }
+        } catch let error as CentralStoreError {
+            throw error
+        } catch {
+            throw .unavailable("database error: \(String(reflecting: error))")
+        }
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = .sortedKeys
+        return e
+    }()
+
+    static func json(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    // MARK: Card views and the feed
+
+    static let cardSelect = """
+        SELECT c.id, c.number, c.uid, c.technology, c.series, c.status, c.valid_from, c.valid_until,
+               r.uid AS replaced_by_uid, c.person_id, p.display_name
+        FROM card c JOIN person p ON p.id = c.person_id LEFT JOIN card r ON r.id = c.replaced_by
+        """
+
+    /// Card views by card id, for the cards selected by `filter` (SQL after WHERE).
+    func cardViews(_ db: any SQLConnection, where filter: String, _ binds: [SQLValue]) async throws -> [(Int64, CardView)] {
+        let rows = try await db.query("\(Self.cardSelect) WHERE \(filter)", binds)
+        let persons = Array(Set(try rows.map { row throws(CentralStoreError) in try row.text("person_id") }))
+        var entitlements: [String: [EntitlementView]] = [:]
+        if !persons.isEmpty {
+            let marks = Array(repeating: "?", count: persons.count).joined(separator: ",")
+            for row in try await db.query("""
+                SELECT person_id, kind, role, valid_from, valid_until FROM entitlement
+                WHERE person_id IN (\(marks)) ORDER BY person_id, kind, valid_from, id
+                """, persons.map { .text($0) }) {
+                guard let kind = EntitlementKind(rawValue: try row.text("kind")) else { throw CentralStoreError.corrupt("unknown entitlement kind") }
+                let view = EntitlementView(
+                    kind: kind, role: row.optionalText("role").flatMap(FamilyRole.init(rawValue:)),
+                    validFrom: try Self.date(row.text("valid_from")), validUntil: try row.optionalText("valid_until").map(Self.date)
+                )
+                entitlements[try row.text("person_id"), default: []].append(view)
+            }
+        }
+        return try rows.map { row in
+            guard let technology = CardTechnology(rawValue: try row.text("technology")),
+                  let status = CardStatus(rawValue: try row.text("status"))
+            else { throw CentralStoreError.corrupt("card with an unknown technology or status") }
+            let person = try row.text("person_id")
+            return (try row.int("id"), CardView(
+                number: try row.text("number"), uid: row.optionalText("uid"), technology: technology,
+                series: row.optionalText("series"), status: status,
+                validFrom: try row.optionalText("valid_from").map(Self.date),
+                validUntil: try row.optionalText("valid_until").map(Self.date),
+                replacedByUID: row.optionalText("replaced_by_uid"), holderDisplayName: try row.text("display_name"),
+                personID: person, entitlements: entitlements[person] ?? []
+            ))
+        }
+    }
+
+    static func date(_ text: String) throws -> CivilDate {
+        do { return try CivilDate(iso: text) } catch { throw CentralStoreError.corrupt("bad date in the database") }
+    }
+
+    /// Every card of `persons`, by id.
+    func views(_ db: any SQLConnection, persons: Set<String>) async throws -> [Int64: CardView] {
+        guard !persons.isEmpty else { return [:] }
+        let marks = Array(repeating: "?", count: persons.count).joined(separator: ",")
+        let pairs = try await cardViews(db, where: "c.person_id IN (\(marks)) ORDER BY c.id", persons.sorted().map { .text($0) })
+        return Dictionary(uniqueKeysWithValues: pairs)
+    }
+
+    /// Takes the next number of the global sequence (inside the caller's write transaction).
+    func nextSeq(_ db: any SQLConnection) async throws -> Int64 {
+        guard let row = try await db.one("UPDATE feed_state SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq") else {
+            throw CentralStoreError.corrupt("the feed_state row is missing")
+        }
+        return try row.int("last_seq")
+    }
+
+    /// Writes one feed entry per card that changed between `before` and `after`; returns how many.
+    @discardableResult
+    func emit(_ db: any SQLConnection, before: [Int64: CardView], after: [Int64: CardView]) async throws -> Int {
+        var written = 0
+        let now = Clock.nowMillis()
+        for id in Set(before.keys).union(after.keys).sorted() {
+            let change: (ChangeOp, CardView)
+            if let a = after[id] {
+                guard before[id] != a else { continue }
+                change = (.upsert, a)
+            } else if let b = before[id] {
+                change = (.remove, b)
+            } else { continue }
+            let seq = try await nextSeq(db)
+            try await db.execute(
+                "INSERT INTO registry_change (seq, op, kiosk_id, payload, at_ms) VALUES (?, ?, NULL, ?, ?)",
+                [.int(seq), .text(change.0.rawValue), .text(try Self.json(change.1)), .int(now)]
+            )
+            written += 1
+        }
+        return written
+    }
+
+    /// Runs `body` between two looks at the cards of `persons` and writes the differences to the feed.
+    func tracking(_ db: any SQLConnection, persons: Set<String>, _ body: () async throws -> Set<String>) async throws -> Int {
+        let before = try await views(db, persons: persons)
+        let more = try await body()
+        let after = try await views(db, persons: persons.union(more))
+        return try await emit(db, before: before, after: after)
+    }
+
+    // MARK: Registry
+
+    struct PlannedChip {
+        var uid: ChipUID?
+        var status: CardStatus
+        var rows: [RegistryRow]
+        var isCurrent: Bool { status == .active || status == .suspended }
+    }
+
+    /// Splits one card number's rows into chips, refusing rows that contradict earlier ones (as the kiosk replica does).
+    static func plan(_ rows: [RegistryRow], refused: inout [RowErrorView]) -> [PlannedChip] {
+        guard let first = rows.first else { return [] }
+        var chips: [PlannedChip] = []
+        for row in rows {
+            if row.firstName != first.firstName || row.lastName != first.lastName {
+                refused.append(.init(line: row.line, reason: "the holder's name differs from line \(first.line) for the same card_number"))
+                continue
+            }
+            if let i = chips.firstIndex(where: { $0.uid == row.uid }) {
+                guard chips[i].status == row.status else {
+                    refused.append(.init(line: row.line, reason: "status \(row.status.rawValue) differs from line \(chips[i].rows[0].line) (\(chips[i].status.rawValue)) for the same card"))
+                    continue
+                }
+                if chips[i].rows.contains(where: { $0.entitlement == row.entitlement && $0.role == row.role }) {
+                    refused.append(.init(line: row.line, reason: "entitlement \(row.entitlement.rawValue) is listed twice for this card"))
+                    continue
+                }
+                chips[i].rows.append(row)
+            } else {
+                if row.status == .active || row.status == .suspended, let current = chips.first(where: \.isCurrent) {
+                    refused.append(.init(line: row.line, reason: "card already has a current chip on line \(current.rows[0].line); mark the old chip revoked or lost"))
+                    continue
+                }
+                chips.append(PlannedChip(uid: row.uid, status: row.status, rows: [row]))
+            }
+        }
+        return chips
+    }
+
+    func importRegistry(_ rows: [RegistryRow]) async throws(CentralStoreError) -> RegistryImportReport {
+        var groups: [CardNumber: [RegistryRow]] = [:]
+        var order: [CardNumber] = []
+        for row in rows {
+            if groups[row.cardNumber] == nil { order.append(row.cardNumber) }
+            groups[row.cardNumber, default: []].append(row)
+        }
+        let (cards, changes, refused) = try await run(.write) { db -> (Int, Int, [RowErrorView]) in
+            var refused: [RowErrorView] = []
+            var cards = 0
+            var changes = 0
+            for number in order {
+                guard let group = groups[number] else { continue }
+                var chips: [PlannedChip] = []
+                for chip in Self.plan(group, refused: &refused) {
+                    if let uid = chip.uid,
+                       let owner = try await db.one("SELECT number FROM card WHERE uid = ?", [.text(uid.hex)])?.optionalText("number"),
+                       owner != number.value {
+                        for row in chip.rows {
+                            refused.append(.init(line: row.line, reason: "uid \(uid.masked) already belongs to card …\(owner.suffix(4)); revoke that card first"))
+                        }
+                        continue
+                    }
+                    chips.append(chip)
+                }
+                guard !chips.isEmpty else { continue }
+                changes += try await writeImported(db, number: number, chips: chips)
+                cards += 1
+            }
+            return (cards, changes, refused)
+        }
+        return RegistryImportReport(cards: cards, changes: changes, refused: refused.sorted { $0.line < $1.line })
+    }
+
+    /// Makes the stored chips of `number` match `chips`, updating in place where the UID matches.
+    func writeImported(_ db: any SQLConnection, number: CardNumber, chips: [PlannedChip]) async throws -> Int {
+        let existing = try await db.query("SELECT id, uid, technology, person_id FROM card WHERE number = ? ORDER BY id", [.text(number.value)])
+        let personID = existing.first?.optionalText("person_id") ?? UUID().uuidString.lowercased()
+        let persons = Set(existing.compactMap { $0.optionalText("person_id") }).union([personID])
+        return try await tracking(db, persons: persons) {
+            let first = chips[0].rows[0]
+            try await db.execute("""
+                INSERT INTO person (id, display_name) VALUES (?, ?)
+                ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name
+                """, [.text(personID), .text(first.displayName)])
+            var matched: Set<Int64> = []
+            var currentID: Int64?
+            var entitlements: [Entitlement] = []
+            let ordered = chips.sorted { $0.isCurrent && !$1.isCurrent }
+            for chip in ordered {
+                let match = existing.first { row in
+                    row.optionalText("uid") == chip.uid?.hex && !matched.contains(row.optionalInt("id") ?? -1)
+                }
+                let technology = chip.uid == nil
+                    ? CardTechnology.printed.rawValue
+                    : (match?.optionalText("technology") ?? CardTechnology.iso14443a.rawValue)
+                let from = chip.rows.map(\.validFrom).min()
+                let until: CivilDate? = chip.rows.contains { $0.validUntil == nil } ? nil : chip.rows.compactMap(\.validUntil).max()
+                let replacedBy: SQLValue = chip.isCurrent ? .null : (currentID.map { .int($0) } ?? .null)
+                let fields: [SQLValue] = [
+                    .text(technology), .text(chip.status.rawValue), from.map { .text($0.iso) } ?? .null,
+                    until.map { .text($0.iso) } ?? .null, replacedBy, .text(personID),
+                ]
+                let id: Int64
+                if let match, let matchID = match.optionalInt("id") {
+                    try await db.execute("""
+                        UPDATE card SET technology = ?, status = ?, valid_from = ?, valid_until = ?, replaced_by = ?, person_id = ?
+                        WHERE id = ?
+                        """, fields + [.int(matchID)])
+                    id = matchID
+                } else {
+                    guard let row = try await db.one("""
+                        INSERT INTO card (technology, status, valid_from, valid_until, replaced_by, person_id, number, uid)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                        """, fields + [.text(number.value), chip.uid.map { .text($0.hex) } ?? .null]) else {
+                        throw CentralStoreError.corrupt("INSERT returned no id")
+                    }
+                    id = try row.int("id")
+                }
+                matched.insert(id)
+                if chip.isCurrent { currentID = id }
+                let counts = chip.isCurrent || !ordered.contains(where: \.isCurrent)
+                for row in chip.rows where counts && !entitlements.contains(row.entitlementValue) {
+                    entitlements.append(row.entitlementValue)
+                }
+            }
+            for row in existing {
+                if let id = row.optionalInt("id"), !matched.contains(id) {
+                    try await db.execute("DELETE FROM card WHERE id = ?", [.int(id)])
+                }
+            }
+            try await replaceEntitlements(db, personID: personID, entitlements.map {
+                EntitlementView(kind: $0.kind, role: $0.role, validFrom: $0.validFrom, validUntil: $0.validUntil)
+            })
+            return [personID]
+        }
+    }
+
+    func replaceEntitlements(_ db: any SQLConnection, personID: String, _ entitlements: [EntitlementView]) async throws {
+        try await db.execute("DELETE FROM entitlement WHERE person_id = ?", [.text(personID)])
+        for e in entitlements {
+            try await db.execute(
+                "INSERT INTO entitlement (person_id, kind, role, valid_from, valid_until) VALUES (?, ?, ?, ?, ?)",
+                [.text(personID), .text(e.kind.rawValue), e.role.map { .text($0.rawValue) } ?? .null,
+                 .text(e.validFrom.iso), e.validUntil.map { .text($0.iso) } ?? .null]
+            )
+        }
+    }
+
+    static func checkPersonID(_ id: String) throws(CentralStoreError) {
+        guard (1...64).contains(id.utf8.count),
+              id.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 })
+        else { throw .invalid("person id must be 1 to 64 letters, digits, - or _ (a pseudonym, never a PESEL)") }
+        if id.utf8.count == 11, id.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+            throw .invalid("person id looks like a PESEL; use a pseudonymous id")
+        }
+    }
+
+    /// Display names are first name plus initial ("Anna K."): never a full last name.
+    static func checkDisplayName(_ name: String) throws(CentralStoreError) {
+        let words = name.split(separator: " ")
+        guard name.count <= 64, words.count >= 2, let last = words.last, last.count == 2, last.last == ".",
+              last.first?.isLetter == true, name.allSatisfy({ !$0.isNewline })
+        else { throw .invalid("display_name must be the first name and the initial of the last name, e.g. \"Anna K.\"") }
+    }
+
+    func upsertPerson(id: String, displayName: String) async throws(CentralStoreError) {
+        try Self.checkPersonID(id)
+        try Self.checkDisplayName(displayName)
+        _ = try await run(.write) { db in
+            try await tracking(db, persons: [id]) {
+                try await db.execute("""
+                    INSERT INTO person (id, display_name) VALUES (?, ?)
+                    ON CONFLICT (id) DO UPDATE SET display_name = excluded.display_name
+                    """, [.text(id), .text(displayName)])
+                return []
+            }
+        }
+    }
+
+    func setEntitlements(personID: String, _ entitlements: [EntitlementView]) async throws(CentralStoreError) {
+        try Self.checkPersonID(personID)
+        guard entitlements.count <= 16 else { throw .invalid("at most 16 entitlements per person") }
+        for e in entitlements {
+            if (e.kind == .largeFamily) != (e.role != nil) {
+                throw .invalid("a large_family entitlement needs role parent or child; other kinds have no role")
+            }
+            if let until = e.validUntil, until < e.validFrom { throw .invalid("valid_until \(until) is before valid_from \(e.validFrom)") }
+        }
+        _ = try await run(.write) { db in
+            guard try await db.one("SELECT id FROM person WHERE id = ?", [.text(personID)]) != nil else {
+                throw CentralStoreError.notFound("no person \(personID); create it with PUT /v1/staff/people/{person_id}")
+            }
+            return try await tracking(db, persons: [personID]) {
+                try await replaceEntitlements(db, personID: personID, entitlements)
+                return []
+            }
+        }
+    }
+
+    /// The current chip of `number`: not replaced, active or suspended first, newest first.
+    static let currentChip = """
+        SELECT id, person_id, status, uid, technology, series, valid_from, valid_until FROM card
+        WHERE number = ? AND replaced_by IS NULL
+        ORDER BY CASE status WHEN 'active' THEN 0 WHEN 'suspended' THEN 1 ELSE 2 END, id DESC LIMIT 1
+        """
+
+    func currentView(_ db: any SQLConnection, number: CardNumber) async throws -> CardView? {
+        guard let row = try await db.one(Self.currentChip, [.text(number.value)]) else { return nil }
+        return try await cardViews(db, where: "c.id = ?", [.int(try row.int("id"))]).first?.1
+    }
+
+    func card(number: CardNumber) async throws(CentralStoreError) -> CardView? {
+        try await run(.read) { db in try await currentView(db, number: number) }
+    }
+
+    static func chip(uid: String?, technology: CardTechnology) throws(CentralStoreError) -> ChipUID? {
+        guard let uid else {
+            guard technology == .printed else { throw .invalid("a \(technology.rawValue) card needs a uid") }
+            return nil
+        }
+        guard technology != .printed else { throw .invalid("a printed card has no uid; leave uid null") }
+        do { return try ChipUID(hex: uid) } catch { throw .invalid("uid: \(error)") }
+    }
+
+    func upsertCard(number: CardNumber, _ input: CardInput) async throws(CentralStoreError) -> CardView {
+        let uid = try Self.chip(uid: input.uid, technology: input.technology)
+        try Self.checkPersonID(input.personID)
+        if let from = input.validFrom, let until = input.validUntil, until < from { throw .invalid("valid_until is before valid_from") }
+        if let series = input.series, series.count > 32 { throw .invalid("series is at most 32 characters") }
+        return try await run(.write) { db in
+            guard try await db.one("SELECT id FROM person WHERE id = ?", [.text(input.personID)]) != nil else {
+                throw CentralStoreError.notFound("no person \(input.personID); create it with PUT /v1/staff/people/{person_id}")
+            }
+            let current = try await db.one(Self.currentChip, [.text(number.value)])
+            let currentID = current?.optionalInt("id")
+            if let uid, let owner = try await db.one("SELECT id FROM card WHERE uid = ?", [.text(uid.hex)])?.optionalInt("id"), owner != currentID {
+                throw CentralStoreError.conflict("uid \(uid.masked) already belongs to another card; revoke or replace that card first")
+            }
+            var persons: Set<String> = [input.personID]
+            if let p = current?.optionalText("person_id") { persons.insert(p) }
+            let fields: [SQLValue] = [
+                uid.map { .text($0.hex) } ?? .null, .text(input.technology.rawValue), input.series.map { .text($0) } ?? .null,
+                .text(input.status.rawValue), input.validFrom.map { .text($0.iso) } ?? .null,
+                input.validUntil.map { .text($0.iso) } ?? .null, .text(input.personID),
+            ]
+            _ = try await tracking(db, persons: persons) {
+                if let currentID {
+                    try await db.execute("""
+                        UPDATE card SET uid = ?, technology = ?, series = ?, status = ?, valid_from = ?, valid_until = ?, person_id = ?
+                        WHERE id = ?
+                        """, fields + [.int(currentID)])
+                } else {
+                    try await db.execute("""
+                        INSERT INTO card (uid, technology, series, status, valid_from, valid_until, person_id, number)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """, fields + [.text(number.value)])
+                }
+                return []
+            }
+            guard let view = try await currentView(db, number: number) else { throw CentralStoreError.corrupt("the card just written is missing") }
+            return view
+        }
+    }
+
+    func setCardStatus(number: CardNumber, to status: CardStatus) async throws(CentralStoreError) -> CardView {
+        try await run(.write) { db in
+            guard let current = try await db.one(Self.currentChip, [.text(number.value)]) else {
+                throw CentralStoreError.notFound("no card \(number.masked)")
+            }
+            let from = CardStatus(rawValue: try current.text("status")) ?? .revoked
+            if from != status {
+                if from == .revoked || from == .lost {
+                    throw CentralStoreError.conflict("card \(number.masked) is \(from.rawValue) for good; issue a replacement instead")
+                }
+                _ = try await tracking(db, persons: [try current.text("person_id")]) {
+                    try await db.execute("UPDATE card SET status = ? WHERE id = ?", [.text(status.rawValue), .int(try current.int("id"))])
+                    return []
+                }
+            }
+            guard let view = try await cardViews(db, where: "c.id = ?", [.int(try current.int("id"))]).first?.1 else {
+                throw CentralStoreError.corrupt("the card just written is missing")
+            }
+            return view
+        }
+    }
+
+    func replaceCard(number: CardNumber, with replacement: ReplacementInput) async throws(CentralStoreError) -> CardView {
+        let uid = try Self.chip(uid: replacement.uid, technology: replacement.technology)
+        if let series = replacement.series, series.count > 32 { throw .invalid("series is at most 32 characters") }
+        return try await run(.write) { db in
+            guard let current = try await db.one(Self.currentChip, [.text(number.value)]) else {
+                throw CentralStoreError.notFound("no card \(number.masked)")
+            }
+            if let uid, try await db.one("SELECT id FROM card WHERE uid = ?", [.text(uid.hex)]) != nil {
+                throw CentralStoreError.conflict("uid \(uid.masked) already belongs to a card; use a new chip")
+            }
+            let oldID = try current.int("id")
+            let oldStatus = try current.text("status")
+            _ = try await tracking(db, persons: [try current.text("person_id")]) {
+                guard let row = try await db.one("""
+                    INSERT INTO card (number, uid, technology, series, status, valid_from, valid_until, person_id)
+                    VALUES (?, ?, ?, ?, 'active', ?, ?, ?) RETURNING id
+                    """, [.text(number.value), uid.map { .text($0.hex) } ?? .null, .text(replacement.technology.rawValue),
+                          replacement.series.map { .text($0) } ?? .null, current.values["valid_from"] ?? .null,
+                          current.values["valid_until"] ?? .null, .text(try current.text("person_id"))]) else {
+                    throw CentralStoreError.corrupt("INSERT returned no id")
+                }
+                try await db.execute("UPDATE card SET status = ?, replaced_by = ? WHERE id = ?", [
+                    .text(oldStatus == CardStatus.lost.rawValue ? oldStatus : CardStatus.revoked.rawValue), .int(try row.int("id")), .int(oldID),
+                ])
+                return []
+            }
+            guard let view = try await currentView(db, number: number) else { throw CentralStoreError.corrupt("the card just written is missing") }
+            return view
+        }
+    }
+
+    // MARK: Feed
+
+    func changes(after: Int64, limit: Int, kioskID: Int64) async throws(CentralStoreError) -> ChangePage {
+        let limit = min(max(limit, 1), 1000)
+        return try await run(.read) { db in
+            guard let state = try await db.one("SELECT last_seq, pruned_through FROM feed_state WHERE id = 1") else {
+                throw CentralStoreError.corrupt("the feed_state row is missing")
+            }
+            let head = try state.int("last_seq")
+            let pruned = try state.int("pruned_through")
+            if after < pruned {
+                throw CentralStoreError(.cursorExpired, "changes up to \(pruned) were pruned; bootstrap again from GET /v1/registry/snapshot")
+            }
+            if after > head {
+                throw CentralStoreError(.cursorExpired, "the cursor \(after) is ahead of this central (\(head)); bootstrap again from GET /v1/registry/snapshot")
+            }
+            let rows = try await db.query("""
+                SELECT seq, op, payload FROM registry_change
+                WHERE seq > ? AND (kiosk_id IS NULL OR kiosk_id = ?) ORDER BY seq LIMIT ?
+                """, [.int(after), .int(kioskID), .int(Int64(limit + 1))])
+            var changes: [Change] = []
+            for row in rows.prefix(limit) {
+                guard let op = ChangeOp(rawValue: try row.text("op")) else { throw CentralStoreError.corrupt("unknown feed op") }
+                let payload = Data(try row.text("payload").utf8)
+                var change = Change(seq: try row.int("seq"), op: op, card: nil, request: nil)
+                if op == .requestStatus {
+                    change.request = try JSONDecoder().decode(RequestStatusView.self, from: payload)
+                } else {
+                    change.card = try JSONDecoder().decode(CardView.self, from: payload)
+                }
+                changes.append(change)
+            }
+            let hasMore = rows.count > limit
+            return ChangePage(changes: changes, nextAfter: hasMore ? (changes.last?.seq ?? after) : head, hasMore: hasMore)
+        }
+    }
+
+    func snapshot(pageSize: Int, _ consume: (SnapshotPart) async throws -> Void) async throws {
+        let pageSize = Int64(min(max(pageSize, 1), 5000))
+        _ = try await run(.read) { db in
+            guard let state = try await db.one("SELECT last_seq FROM feed_state WHERE id = 1"),
+                  let count = try await db.one("SELECT count(*) AS n FROM card")
+            else { throw CentralStoreError.corrupt("the feed_state row is missing") }
+            try await consume(.header(seq: try state.int("last_seq"), cards: Int(try count.int("n"))))
+            var lastID: Int64 = 0
+            while true {
+                let page = try await cardViews(db, where: "c.id > ? ORDER BY c.id LIMIT ?", [.int(lastID), .int(pageSize)])
+                guard let last = page.last else { break }
+                try await consume(.cards(page.map(\.1)))
+                lastID = last.0
+            }
+        }
+    }
+
+    func pruneChanges(olderThan date: Date) async throws(CentralStoreError) -> Int {
+        try await run(.write) { db in
+            guard let through = try await db.one("SELECT max(seq) AS s FROM registry_change WHERE at_ms < ?", [.int(Clock.millis(date))])?
+                .optionalInt("s") else { return 0 }
+            let count = try await db.one("SELECT count(*) AS n FROM registry_change WHERE seq <= ?", [.int(through)])?.optionalInt("n") ?? 0
+            try await db.execute("DELETE FROM registry_change WHERE seq <= ?", [.int(through)])
+            try await db.execute("UPDATE feed_state SET pruned_through = ? WHERE id = 1 AND pruned_through < ?", [.int(through), .int(through)])
+            return Int(count)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+public import CardModel
+import Foundation
+
+extension RequestItem {
+    /// The most bytes a request's `details` may take as JSON: a note, not a document.
+    public static let maxDetailsBytes = 4096
+
+    /// Checks one raw item of `POST /v1/requests`; never throws, so a bad item never fails the batch.
+    public static func validate(_ raw: JSONValue) -> RequestItem {
+        guard case .object = raw else { return .invalid(idempotencyKey: nil, reason: "an item must be a JSON object") }
+        var key: String?
+        if case .string(let k)? = raw["idempotency_key"] { key = k }
+        func fail(_ reason: String) -> RequestItem { .invalid(idempotencyKey: key, reason: reason) }
+        guard let k = key else { return fail("idempotency_key is missing or not a string") }
+        guard isUUIDv7(k) else { return fail("idempotency_key must be a UUIDv7, e.g. 0190b7c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d") }
+        key = k.lowercased()
+        guard case .number(let seq)? = raw["kiosk_seq"], seq >= 0, seq <= 9_007_199_254_740_991, seq.rounded() == seq else {
+            return fail("kiosk_seq must be a whole number of 0 or more")
+        }
+        guard case .string(let created)? = raw["created_at"], created.count <= 40, (try? Date(created, strategy: .iso8601)) != nil else {
+            return fail("created_at must be an RFC 3339 time, e.g. 2025-03-01T10:15:00Z")
+        }
+        guard case .string(let service)? = raw["service"] else { return fail("service is missing or not a string") }
+        guard ServiceCatalogue.service(id: service) != nil else {
+            return fail("service \"\(service.prefix(40))\" is not in the catalogue (GET /v1/services)")
+        }
+        guard case .string(let numberText)? = raw["card_number"] else { return fail("card_number is missing or not a string") }
+        let number: CardNumber
+        do { number = try CardNumber(normalising: numberText) } catch { return fail("card_number: \(error.message.en)") }
+        let details = raw["details"] ?? .object([:])
+        guard case .object = details else { return fail("details must be a JSON object") }
+        guard details.depth <= 4 else { return fail("details may nest at most 4 levels") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        guard let data = try? encoder.encode(details), data.count <= maxDetailsBytes else {
+            return fail("details must be at most \(maxDetailsBytes) bytes of JSON")
+        }
+        return .valid(RequestSubmission(
+            idempotencyKey: k.lowercased(), kioskSeq: Int64(seq), createdAt: created, service: service,
+            cardNumber: number, detailsJSON: String(decoding: data, as: UTF8.self)
+        ))
+    }
+
+    /// Whether `text` is a UUID of version 7 with the RFC 9562 variant.
+    static func isUUIDv7(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        guard u.count == 36 else { return false }
+        for (i, c) in u.enumerated() {
+            if [8, 13, 18, 23].contains(i) {
+                guard c == UInt8(ascii: "-") else { return false }
+            } else {
+                let hex = (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70)
+                guard hex else { return false }
+            }
+        }
+        let variant = u[19] | 0x20  // lower-case
+        return u[14] == UInt8(ascii: "7") && [UInt8(ascii: "8"), UInt8(ascii: "9"), UInt8(ascii: "a"), UInt8(ascii: "b")].contains(variant)
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import GRDB
+
+/// SQLite through GRDB: one writer connection and a few readers, WAL mode.
+///
+/// GRDB runs a transaction inside one synchronous closure, but the store's transactions are
+/// async (they must also run on PostgreSQL), so each connection is a `DatabaseQueue` with
+/// `allowsUnsafeTransactions` and the transaction is opened and closed by hand while the
+/// connection is held from a ``ResourcePool``: nothing else can use it in between.
+final class SQLiteBackend: SQLBackend {
+    let dialect = SQLDialect.sqlite
+    let path: String
+    private let writer: ResourcePool<DatabaseQueue>
+    private let readers: ResourcePool<DatabaseQueue>
+
+    /// Opens (creating if needed) the database at `path`.
+    init(path: String, readerCount: Int = 4) throws(CentralStoreError) {
+        self.path = path
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw .unavailable("\(path) is a directory; pass the path of a database file, e.g. sqlite:/var/lib/cus-central/central.db")
+        }
+        func configuration(readonly: Bool) -> Configuration {
+            var config = Configuration()
+            config.label = readonly ? "central-reader" : "central-writer"
+            config.readonly = readonly
+            config.busyMode = .timeout(10)
+            config.allowsUnsafeTransactions = true
+            return config
+        }
+        do {
+            let w = try DatabaseQueue(path: path, configuration: configuration(readonly: false))
+            try w.inDatabase { db in
+                let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                if mode?.lowercased() != "wal" { throw CentralStoreError.unavailable("\(path): cannot switch SQLite to WAL mode") }
+            }
+            writer = ResourcePool([w])
+            var rs: [DatabaseQueue] = []
+            for _ in 0..<max(1, readerCount) {
+                rs.append(try DatabaseQueue(path: path, configuration: configuration(readonly: true)))
+            }
+            readers = ResourcePool(rs)
+        } catch let error as CentralStoreError {
+            throw error
+        } catch {
+            throw .unavailable("cannot open the SQLite database \(path): \(error). Check that the folder exists and is writable.")
+        }
+    }
+
+    func transaction<T>(_ kind: SQLTransactionKind, _ body: (any SQLConnection) async throws -> T) async throws -> T {
+        let pool = kind == .write ? writer : readers
+        return try await pool.with { queue in
+            let connection = SQLiteConnection(queue: queue)
+            try await connection.execute(kind == .write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
+            do {
+                let result = try await body(connection)
+                try await connection.execute("COMMIT")
+                return result
+            } catch {
+                try? await connection.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    func close() async {
+        // DatabaseQueue closes its connection when released.
+    }
+}
+
+/// One SQLite connection inside a transaction held by ``SQLiteBackend``.
+struct SQLiteConnection: SQLConnection {
+    let queue: DatabaseQueue
+
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        try queue.inDatabase { db in
+            let statement = try db.cachedStatement(sql: sql)
+            let arguments = StatementArguments(binds.map { value -> DatabaseValue in
+                switch value {
+                case .null: .null
+                case .int(let v): v.databaseValue
+                case .real(let v): v.databaseValue
+                case .text(let v): v.databaseValue
+                }
+            })
+            let rows = try Row.fetchAll(statement, arguments: arguments)
+            return rows.map { row in
+                var values: [String: SQLValue] = [:]
+                for (name, dbValue) in row {
+                    switch dbValue.storage {
+                    case .null: values[name] = .null
+                    case .int64(let v): values[name] = .int(v)
+                    case .double(let v): values[name] = .real(v)
+                    case .string(let v): values[name] = .text(v)
+                    case .blob(let d): values[name] = .text(String(decoding: d, as: UTF8.self))
+                    }
+                }
+                return SQLRow(values: values)
+            }
+        }
+    }
+}

@@ -1,0 +1,227 @@
+import ArgumentParser
+import CardModel
+import CentralAPI
+import CentralStore
+import Foundation
+import Hummingbird
+import Logging
+import RegistryCSV
+
+/// `cus-central`: the CUS registry, change feed and request inbox, with its admin commands.
+@main
+struct CusCentral: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cus-central",
+        abstract: "The CUS central: card registry, change feed for kiosks, and the request inbox.",
+        subcommands: [Serve.self, Registry.self, Card.self, Kiosk.self, Staff.self, Requests.self]
+    )
+}
+
+/// `--database URL`, shared by every subcommand.
+struct DatabaseOption: ParsableArguments {
+    @Option(help: "sqlite:/path/central.db or postgres://user:pass@host:port/db")
+    var database: String
+
+    func open() async throws -> any CentralStore {
+        var logger = Logger(label: "cus-central")
+        logger.logLevel = .warning
+        do {
+            return try await openCentralStore(database, logger: logger)
+        } catch {
+            fail(error.message)
+        }
+    }
+}
+
+/// Prints `message` to stderr and exits 1.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("cus-central: \(message)\n".utf8))
+    exit(1)
+}
+
+/// Runs `body` with an open store and closes it; store errors end the program with their message.
+func withStore<T>(_ option: DatabaseOption, _ body: (any CentralStore) async throws -> T) async throws -> T {
+    let store = try await option.open()
+    do {
+        let result = try await body(store)
+        await store.close()
+        return result
+    } catch let error as CentralStoreError {
+        await store.close()
+        fail(error.message)
+    } catch {
+        await store.close()
+        throw error
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API.")
+    @OptionGroup var db: DatabaseOption
+    @Option(help: "host:port to listen on; port 0 picks a free port")
+    var listen: String = "127.0.0.1:8080"
+    @Option(help: "Write the bound host:port to this file once listening")
+    var addressFile: String?
+    @Option(help: "Days of change feed to keep; kiosks further behind bootstrap again")
+    var feedRetentionDays: Int = 30
+
+    func run() async throws {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            fail("--listen must be host:port, e.g. 127.0.0.1:8080")
+        }
+        let host = String(listen[..<colon])
+        guard feedRetentionDays >= 1 else { fail("--feed-retention-days must be 1 or more") }
+        let store = try await db.open()
+        var logger = Logger(label: "cus-central")
+        logger.logLevel = .info
+        let addressFile = addressFile
+        let app = CentralAPI.application(
+            store: store,
+            configuration: .init(address: .hostname(host, port: port), serverName: "cus-central"),
+            retention: .seconds(feedRetentionDays * 86400),
+            logger: logger,
+            onServerRunning: { channel in
+                guard let address = channel.localAddress, let boundPort = address.port else { return }
+                let bound = "\(address.ipAddress ?? host):\(boundPort)"
+                logger.info("cus-central listening", metadata: ["address": "\(bound)"])
+                print("listening on \(bound)")
+                fflush(stdout)
+                if let addressFile {
+                    try? Data("\(bound)\n".utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
+                }
+            }
+        )
+        do {
+            try await app.runService()
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    }
+}
+
+struct Registry: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage the card registry.", subcommands: [Import.self])
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Import a registry CSV (same columns as kioskctl replica import); idempotent.")
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The CSV file") var file: String
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
+            let parsed: RegistryCSV.Result
+            do { parsed = try RegistryCSV.parse(Array(data)) } catch { fail("\(file): \(error)") }
+            let report = try await withStore(db) { store in try await store.importRegistry(parsed.rows) }
+            let refused = (parsed.errors.map { ($0.line, $0.reason) } + report.refused.map { ($0.line, $0.reason) }).sorted { $0.0 < $1.0 }
+            for (line, reason) in refused {
+                FileHandle.standardError.write(Data("\(file):\(line): refused: \(reason)\n".utf8))
+            }
+            print("imported \(report.cards) card numbers, \(report.changes) feed changes, \(refused.count) rows refused")
+            if !refused.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
+
+struct Card: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Manage cards.", subcommands: [Revoke.self])
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a card's current chip.")
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The card number") var number: String
+
+        func run() async throws {
+            let card: CardNumber
+            do { card = try CardNumber(normalising: number) } catch { fail(error.message.en) }
+            let view = try await withStore(db) { store in try await store.setCardStatus(number: card, to: .revoked) }
+            print("card \(card.masked) is \(view.status.rawValue)")
+        }
+    }
+}
+
+struct Kiosk: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Enrol and revoke kiosks.", subcommands: [Add.self, Revoke.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enrol a kiosk and print its token once.")
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The kiosk's name, e.g. skalka-1") var name: String
+
+        func run() async throws {
+            let token = try await withStore(db) { store in try await store.enrol(.kiosk, name: name) }
+            print(token)
+            FileHandle.standardError.write(Data("kiosk \(name) enrolled; the token above is shown only once: put it in the kiosk's config now\n".utf8))
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a kiosk's token; its calls get 401 from now on.")
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The kiosk's name") var name: String
+
+        func run() async throws {
+            try await withStore(db) { store in try await store.revoke(.kiosk, name: name) }
+            print("kiosk \(name) revoked")
+        }
+    }
+}
+
+struct Staff: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Enrol and revoke staff.", subcommands: [Add.self, Revoke.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enrol a member of staff and print the token once.")
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "A name for the token, e.g. kipus-anna") var name: String
+
+        func run() async throws {
+            let token = try await withStore(db) { store in try await store.enrol(.staff, name: name) }
+            print(token)
+            FileHandle.standardError.write(Data("staff \(name) enrolled; the token above is shown only once\n".utf8))
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a staff token.")
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The name given at enrolment") var name: String
+
+        func run() async throws {
+            try await withStore(db) { store in try await store.revoke(.staff, name: name) }
+            print("staff \(name) revoked")
+        }
+    }
+}
+
+struct Requests: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Read the request inbox.", subcommands: [List.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List requests, oldest first.")
+        @OptionGroup var db: DatabaseOption
+        @Flag(help: "Print JSON") var json = false
+        @Option(help: "Only requests with this status") var status: String?
+        @Option(help: "At most this many") var limit: Int = 500
+
+        func run() async throws {
+            var filter: RequestStatus?
+            if let status {
+                guard let s = RequestStatus(rawValue: status) else { fail("--status must be received, scheduled, done or declined") }
+                filter = s
+            }
+            let list = try await withStore(db) { store in try await store.requests(status: filter, afterID: 0, limit: limit) }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+                struct Body: Encodable { var requests: [StoredRequest] }
+                print(String(decoding: try encoder.encode(Body(requests: list)), as: UTF8.self))
+            } else {
+                for r in list {
+                    print("\(r.id)\t\(r.status.rawValue)\t\(r.service)\t\(r.kiosk)\t\(r.receivedAt)")
+                }
+            }
+        }
+    }
+}

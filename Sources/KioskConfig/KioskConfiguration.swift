@@ -4,7 +4,7 @@ public import Foundation
 ///
 /// Read from a TOML file (`kioskd --config PATH`), then overridden by the environment
 /// (`KIOSK_STATE_DIR`, `KIOSK_HTTP_ADDR`, `KIOSK_NFC_DEVICE`, `KIOSK_CENTRAL_URL`,
-/// `KIOSK_CENTRAL_TOKEN`), so a systemd unit or a test can change one thing without a file.
+/// `KIOSK_CENTRAL_TOKEN`, and `KIOSK_TRUSTED_KEYS` for `nfc.trusted_keys`), so a systemd unit or a test can change one thing without a file.
 public struct KioskConfiguration: Sendable, Equatable {
     /// Where the replica and the outbox live.
     public var stateDirectory: String = "/var/lib/cus-kiosk"
@@ -152,6 +152,7 @@ public struct KioskConfiguration: Sendable, Equatable {
             centralURL = v
         }
         if let v = value("KIOSK_CENTRAL_TOKEN") { centralToken = v }
+        if let v = value("KIOSK_TRUSTED_KEYS") { trustedKeysFile = v }
     }
 
     static func isHTTPURL(_ text: String) -> Bool {

@@ -10,7 +10,7 @@ struct CardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "card",
         abstract: "Issue cards: make signing keys and personalise blank NTAG cards.",
-        subcommands: [Keygen.self, Write.self]
+        subcommands: [Keygen.self, Write.self, Encode.self]
     )
 
     struct Keygen: AsyncParsableCommand {
@@ -122,6 +122,50 @@ struct CardCommand: AsyncParsableCommand {
                     }
                 }
                 print("written: card \(cardNumber.masked) on \(written.technology.rawValue) \(written.uid.masked), \(written.pagesWritten) pages\(written.locked ? ", locked" : "")")
+            } catch {
+                fail("\(error)", code: 1)
+            }
+        }
+    }
+
+    struct Encode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a signed card as a pn532-emulator card file (JSON), for demos and tests; writes no tag."
+        )
+        @Argument(help: "The card number, as printed.")
+        var number: String
+        @Option(help: "The chip UID (7 bytes hex) the record is signed for.")
+        var uid: String
+        @Option(name: .customLong("entitlement"), help: "senior60, large_family, disability or staff; repeat for several.")
+        var entitlements: [String] = []
+        @Option(help: "parent or child (large_family only).")
+        var role: String?
+        @Option(help: "Last day of validity, YYYY-MM-DD; omit for no end date.")
+        var validUntil: String?
+        @Option(help: "Private key file (mode 0600).")
+        var keyFile: String
+        @Option(help: "ntag213, ntag215 or ntag216.")
+        var tag: String = "ntag215"
+
+        func run() async throws {
+            let cardNumber: CardNumber
+            do { cardNumber = try CardNumber(normalising: number) } catch { fail(error.message.en, code: 1) }
+            let chip: ChipUID
+            do { chip = try ChipUID(hex: uid) } catch { fail("--uid: \(error)", code: 1) }
+            let kinds = Set(entitlements.compactMap(EntitlementKind.init(rawValue:)))
+            guard kinds.count == entitlements.count else { fail("unknown entitlement in \(entitlements)", code: 1) }
+            guard let tagType = TagType(rawValue: tag) else { fail("--tag is ntag213, ntag215 or ntag216", code: 1) }
+            var until: CivilDate?
+            if let validUntil {
+                do { until = try CivilDate(iso: validUntil) } catch { fail("--valid-until: \(error)", code: 1) }
+            }
+            do {
+                let key = try CardSigningKey.load(path: keyFile)
+                let content = CardRecordContent(number: cardNumber, entitlements: kinds, role: role.flatMap(FamilyRole.init(rawValue:)), validUntil: until)
+                let message = try CardRecordEncoder.ndefMessage(for: content, uid: chip, key: key)
+                _ = tagType
+                let hex = message.map { String(format: "%02X", $0) }.joined()
+                print("{\"kind\":\"\(tag)\",\"uid\":\"\(chip.hex)\",\"ndef\":\"\(hex)\"}")
             } catch {
                 fail("\(error)", code: 1)
             }

@@ -130,6 +130,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "TapBenchmark",
+            dependencies: [
+                "CNFC", "CardModel", "CardFormat", "CardReader", "PN532Emulator", "Replica", "KioskAPI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/TapBenchmark",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tests
         .testTarget(name: "CardCheckTests", dependencies: ["CardModel", "CardCheck"], swiftSettings: swiftSettings),
         .testTarget(name: "ReplicaTests", dependencies: ["CardModel", "Replica", "RegistryCSV"], swiftSettings: swiftSettings),

@@ -84,7 +84,8 @@ public struct KioskDaemon: Sendable {
     static func defaultUIDirectory() -> String? {
         let candidates: [String?] = [
             ProcessInfo.processInfo.environment["KIOSK_UI_DIR"],
-            URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+            // .build/<triple>/<config>/kioskd in a checkout: the Kiosk folder is three levels up.
+            URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
                 .appendingPathComponent("../../../Kiosk").standardized.path,
             FileManager.default.currentDirectoryPath + "/Kiosk",
             "/usr/share/cus-kiosk/ui",

@@ -1,6 +1,7 @@
 import CentralStore
 import Foundation
 public import Hummingbird
+import Logging
 import NIOCore
 
 /// An error answered as `{"error":{"code":…,"message":…}}` with an HTTP status.

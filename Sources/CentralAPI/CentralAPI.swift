@@ -5,7 +5,7 @@ import Foundation
 public import Hummingbird
 public import Logging
 import NIOCore
-public import ServiceLifecycle
+import ServiceLifecycle
 
 /// The central's HTTP API: registry feed and snapshot for kiosks, request inbox, staff registry management.
 public enum CentralAPI {
@@ -18,7 +18,7 @@ public enum CentralAPI {
     public static func router(store: any CentralStore) -> Router<CentralContext> {
         let router = Router(context: CentralContext.self)
         router.get("v1/health") { _, _ in json(["status": "ok"]) }
-        router.get("v1/services") { _, _ in json(ServicesBody(services: ServiceCatalogue.services)) }
+        router.get("v1/services") { _, _ in try json(ServicesBody(services: ServiceCatalogue.services)) }
 
         let kiosk = router.group("v1").add(middleware: RequireRole(store: store, kind: .kiosk))
         kiosk.get("registry/changes") { request, context in

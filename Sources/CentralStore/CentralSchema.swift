@@ -1,3 +1,5 @@
+import Foundation
+
 /// The central's schema: the same forward-only migrations on SQLite and PostgreSQL.
 ///
 /// Each migration is written once; `{PK}` becomes the dialect's auto-increment primary key.

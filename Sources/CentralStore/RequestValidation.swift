@@ -1,4 +1,4 @@
-public import CardModel
+import CardModel
 import Foundation
 
 extension RequestItem {

@@ -72,8 +72,9 @@ struct Serve: AsyncParsableCommand {
         let host = String(listen[..<colon])
         guard feedRetentionDays >= 1 else { fail("--feed-retention-days must be 1 or more") }
         let store = try await db.open()
-        var logger = Logger(label: "cus-central")
-        logger.logLevel = .info
+        var log = Logger(label: "cus-central")
+        log.logLevel = .info
+        let logger = log
         let addressFile = addressFile
         let app = CentralAPI.application(
             store: store,
@@ -84,8 +85,7 @@ struct Serve: AsyncParsableCommand {
                 guard let address = channel.localAddress, let boundPort = address.port else { return }
                 let bound = "\(address.ipAddress ?? host):\(boundPort)"
                 logger.info("cus-central listening", metadata: ["address": "\(bound)"])
-                print("listening on \(bound)")
-                fflush(stdout)
+                FileHandle.standardOutput.write(Data("listening on \(bound)\n".utf8))
                 if let addressFile {
                     try? Data("\(bound)\n".utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
                 }

@@ -13,7 +13,8 @@ struct CentralTests {
     @Test("PostgreSQL is tested when CUS_TEST_POSTGRES_URL is set", .enabled(if: TestBackend.postgresURL != nil, "set CUS_TEST_POSTGRES_URL (e.g. postgres://cus:cus@127.0.0.1:5432/cus_test) to run every test on PostgreSQL too"))
     func postgresIsReachable() async throws {
         try await withStore(.postgres) { store in
-            #expect(try await store.card(number: CardNumber(normalising: "NONE-1")) == nil)
+            let number = try CardNumber(normalising: "NONE-1")
+            #expect(try await store.card(number: number) == nil)
         }
     }
 
@@ -39,7 +40,8 @@ struct CentralTests {
             let report = try await store.importRegistry(parsed.rows)
             #expect(report.refused.map(\.line) == [2])  // the uid belongs to SEN-0001
             #expect(report.cards == 1)
-            let card = try #require(try await store.card(number: CardNumber(normalising: "SEN-0004")))
+            let number = try CardNumber(normalising: "SEN-0004")
+            let card = try #require(try await store.card(number: number))
             #expect(card.holderDisplayName == "Piotr Z.")
             #expect(card.technology == .printed)
         }
@@ -49,17 +51,17 @@ struct CentralTests {
     func revokeInFeed(_ backend: TestBackend) async throws {
         try await withServer(backend) { h, client in
             try await importSample(h.store)
-            let page = try await client.call(.get, "/v1/registry/changes?after=0", token: h.kioskA)
+            let page = try await client.call("GET", "/v1/registry/changes?after=0", token: h.kioskA)
             #expect(page.status == 200)
             #expect(page.json["changes"]?.array.count == 4)
             let head = try #require(page.json["next_after"]?.int)
             #expect(page.json["has_more"]?.bool == false)
 
-            let revoked = try await client.call(.post, "/v1/staff/cards/sen-0001/revoke", token: h.staff)
+            let revoked = try await client.call("POST", "/v1/staff/cards/sen-0001/revoke", token: h.staff)
             #expect(revoked.status == 200)
             #expect(revoked.json["status"]?.string == "revoked")
 
-            let next = try await client.call(.get, "/v1/registry/changes?after=\(head)", token: h.kioskA)
+            let next = try await client.call("GET", "/v1/registry/changes?after=\(head)", token: h.kioskA)
             let changes = next.json["changes"]?.array ?? []
             #expect(changes.count == 1)
             #expect((changes.first?["seq"]?.int ?? 0) > head)
@@ -69,7 +71,7 @@ struct CentralTests {
             #expect(changes.first?["card"]?["entitlements"]?.array.count == 2)
 
             // A revoked chip cannot come back.
-            #expect(try await client.call(.post, "/v1/staff/cards/SEN0001/suspend", token: h.staff).status == 409)
+            #expect(try await client.call("POST", "/v1/staff/cards/SEN0001/suspend", token: h.staff).status == 409)
         }
     }
 
@@ -77,15 +79,15 @@ struct CentralTests {
     func replace(_ backend: TestBackend) async throws {
         try await withServer(backend) { h, client in
             try await importSample(h.store)
-            let head = try #require(try await client.call(.get, "/v1/registry/changes?after=0", token: h.kioskA).json["next_after"]?.int)
-            let new = try await client.call(.post, "/v1/staff/cards/SEN-0001/replace", token: h.staff,
+            let head = try #require(try await client.call("GET", "/v1/registry/changes?after=0", token: h.kioskA).json["next_after"]?.int)
+            let new = try await client.call("POST", "/v1/staff/cards/SEN-0001/replace", token: h.staff,
                                             body: #"{"uid":"04:99:88:77:66:55:44","technology":"ntag215"}"#)
             #expect(new.status == 200)
             #expect(new.json["uid"]?.string == "04998877665544")
             #expect(new.json["status"]?.string == "active")
             #expect(new.json["number"]?.string == "SEN0001")
 
-            let changes = try await client.call(.get, "/v1/registry/changes?after=\(head)", token: h.kioskA).json["changes"]?.array ?? []
+            let changes = try await client.call("GET", "/v1/registry/changes?after=\(head)", token: h.kioskA).json["changes"]?.array ?? []
             let cards = changes.compactMap { $0["card"] }
             let old = cards.first { $0["uid"]?.string == "04A2241A7B5C80" }
             #expect(old?["status"]?.string == "revoked")
@@ -93,7 +95,7 @@ struct CentralTests {
             #expect(cards.contains { $0["uid"]?.string == "04998877665544" && $0["status"]?.string == "active" })
 
             // The same chip cannot replace twice.
-            let again = try await client.call(.post, "/v1/staff/cards/SEN-0001/replace", token: h.staff,
+            let again = try await client.call("POST", "/v1/staff/cards/SEN-0001/replace", token: h.staff,
                                               body: #"{"uid":"04998877665544","technology":"ntag215"}"#)
             #expect(again.status == 409)
             #expect(again.json["error"]?["code"]?.string == "conflict")
@@ -104,9 +106,9 @@ struct CentralTests {
     func snapshot(_ backend: TestBackend) async throws {
         try await withServer(backend) { h, client in
             try await importSample(h.store)
-            _ = try await client.call(.post, "/v1/staff/cards/KDR-1001/suspend", token: h.staff)
-            let head = try #require(try await client.call(.get, "/v1/registry/changes?after=0", token: h.kioskA).json["next_after"]?.int)
-            var reply = try await client.call(.get, "/v1/registry/snapshot", token: h.kioskA)
+            _ = try await client.call("POST", "/v1/staff/cards/KDR-1001/suspend", token: h.staff)
+            let head = try #require(try await client.call("GET", "/v1/registry/changes?after=0", token: h.kioskA).json["next_after"]?.int)
+            var reply = try await client.call("GET", "/v1/registry/snapshot", token: h.kioskA)
             #expect(reply.status == 200)
             let plain = try reply.body.decompress(with: .gzip())
             let lines = String(buffer: plain).split(separator: "\n").map { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
@@ -123,13 +125,13 @@ struct CentralTests {
     func cursorExpired(_ backend: TestBackend) async throws {
         try await withServer(backend) { h, client in
             try await importSample(h.store)
-            let head = try #require(try await client.call(.get, "/v1/registry/changes?after=0", token: h.kioskA).json["next_after"]?.int)
+            let head = try #require(try await client.call("GET", "/v1/registry/changes?after=0", token: h.kioskA).json["next_after"]?.int)
             let pruned = try await h.store.pruneChanges(olderThan: Date().addingTimeInterval(60))
             #expect(pruned == 4)
-            let old = try await client.call(.get, "/v1/registry/changes?after=1", token: h.kioskA)
+            let old = try await client.call("GET", "/v1/registry/changes?after=1", token: h.kioskA)
             #expect(old.status == 410)
             #expect(old.json["error"]?["code"]?.string == "cursor_expired")
-            let current = try await client.call(.get, "/v1/registry/changes?after=\(head)", token: h.kioskA)
+            let current = try await client.call("GET", "/v1/registry/changes?after=\(head)", token: h.kioskA)
             #expect(current.status == 200)
             #expect(current.json["changes"]?.array.isEmpty == true)
         }
@@ -138,18 +140,18 @@ struct CentralTests {
     @Test("tokens: missing, unknown and revoked get 401; roles stay apart", arguments: TestBackend.available)
     func auth(_ backend: TestBackend) async throws {
         try await withServer(backend) { h, client in
-            #expect(try await client.call(.get, "/v1/health").status == 200)
-            #expect(try await client.call(.get, "/v1/services").json["services"]?.array.count == 13)
-            #expect(try await client.call(.get, "/v1/registry/changes").status == 401)
-            #expect(try await client.call(.get, "/v1/registry/changes", token: "cusk_nonsense-token").status == 401)
-            #expect(try await client.call(.get, "/v1/registry/changes", token: h.kioskA).status == 200)
-            #expect(try await client.call(.get, "/v1/staff/requests", token: h.kioskA).status == 403)
-            #expect(try await client.call(.get, "/v1/registry/changes", token: h.staff).status == 403)
+            #expect(try await client.call("GET", "/v1/health").status == 200)
+            #expect(try await client.call("GET", "/v1/services").json["services"]?.array.count == 13)
+            #expect(try await client.call("GET", "/v1/registry/changes").status == 401)
+            #expect(try await client.call("GET", "/v1/registry/changes", token: "cusk_nonsense-token").status == 401)
+            #expect(try await client.call("GET", "/v1/registry/changes", token: h.kioskA).status == 200)
+            #expect(try await client.call("GET", "/v1/staff/requests", token: h.kioskA).status == 403)
+            #expect(try await client.call("GET", "/v1/registry/changes", token: h.staff).status == 403)
             try await h.store.revoke(.kiosk, name: "skalka-1")
-            let revoked = try await client.call(.get, "/v1/registry/changes", token: h.kioskA)
+            let revoked = try await client.call("GET", "/v1/registry/changes", token: h.kioskA)
             #expect(revoked.status == 401)
             #expect(revoked.json["error"]?["code"]?.string == "unauthorized")
-            #expect(try await client.call(.get, "/v1/registry/changes", token: h.kioskB).status == 200)
+            #expect(try await client.call("GET", "/v1/registry/changes", token: h.kioskB).status == 200)
         }
     }
 
@@ -160,7 +162,7 @@ struct CentralTests {
             let item = #"{"idempotency_key":"\#(key)","kiosk_seq":1,"created_at":"2025-03-01T10:15:00+01:00","service":"senior_taxi","card_number":"SEN-0001","details":{"to":"Solec-Zdrój"}}"#
             let badService = #"{"idempotency_key":"\#(uuid7())","kiosk_seq":2,"created_at":"2025-03-01T10:16:00Z","service":"spa","card_number":"SEN-0001"}"#
             let body = #"{"requests":[\#(item),\#(item),\#(badService),{"idempotency_key":"not-a-uuid"},42]}"#
-            let reply = try await client.call(.post, "/v1/requests", token: h.kioskA, body: body)
+            let reply = try await client.call("POST", "/v1/requests", token: h.kioskA, body: body)
             #expect(reply.status == 200)
             let results = reply.json["results"]?.array ?? []
             #expect(results.map { $0["outcome"]?.string } == ["accepted", "duplicate", "rejected", "rejected", "rejected"])
@@ -169,13 +171,13 @@ struct CentralTests {
             #expect(results[1]["first_outcome"]?.string == "accepted")
             #expect(results[2]["reason"]?.string?.contains("catalogue") == true)
 
-            let retry = try await client.call(.post, "/v1/requests", token: h.kioskA, body: #"{"requests":[\#(item)]}"#)
+            let retry = try await client.call("POST", "/v1/requests", token: h.kioskA, body: #"{"requests":[\#(item)]}"#)
             #expect(retry.json["results"]?[0]?["outcome"]?.string == "duplicate")
             let list = try await h.store.requests(status: nil, afterID: 0, limit: 10)
             #expect(list.count == 1)
             #expect(list.first?.kiosk == "skalka-1")
             #expect(list.first?.cardNumber == "SEN0001")
-            let staffList = try await client.call(.get, "/v1/staff/requests", token: h.staff)
+            let staffList = try await client.call("GET", "/v1/staff/requests", token: h.staff)
             #expect(staffList.json["requests"]?.array.count == 1)
         }
     }
@@ -185,13 +187,13 @@ struct CentralTests {
         try await withServer(backend) { h, client in
             let key = uuid7()
             let body = #"{"requests":[{"idempotency_key":"\#(key)","kiosk_seq":7,"created_at":"2025-03-01T10:15:00Z","service":"handyman","card_number":"SEN-0001","details":{}}]}"#
-            let id = try #require(try await client.call(.post, "/v1/requests", token: h.kioskA, body: body).json["results"]?[0]?["request_id"]?.int)
-            let scheduled = try await client.call(.post, "/v1/staff/requests/\(id)/status", token: h.staff,
+            let id = try #require(try await client.call("POST", "/v1/requests", token: h.kioskA, body: body).json["results"]?[0]?["request_id"]?.int)
+            let scheduled = try await client.call("POST", "/v1/staff/requests/\(id)/status", token: h.staff,
                                                   body: #"{"status":"scheduled","scheduled_at":"2025-03-04T09:30:00+01:00"}"#)
             #expect(scheduled.status == 200)
-            #expect(try await client.call(.post, "/v1/staff/requests/\(id)/status", token: h.staff, body: #"{"status":"scheduled"}"#).status == 400)
+            #expect(try await client.call("POST", "/v1/staff/requests/\(id)/status", token: h.staff, body: #"{"status":"scheduled"}"#).status == 400)
 
-            let a = try await client.call(.get, "/v1/registry/changes?after=0", token: h.kioskA).json
+            let a = try await client.call("GET", "/v1/registry/changes?after=0", token: h.kioskA).json
             let mine = a["changes"]?.array ?? []
             #expect(mine.count == 1)
             #expect(mine.first?["op"]?.string == "request_status")
@@ -199,33 +201,33 @@ struct CentralTests {
             #expect(mine.first?["request"]?["status"]?.string == "scheduled")
             #expect(mine.first?["request"]?["scheduled_at"]?.string == "2025-03-04T09:30:00+01:00")
 
-            let b = try await client.call(.get, "/v1/registry/changes?after=0", token: h.kioskB).json
+            let b = try await client.call("GET", "/v1/registry/changes?after=0", token: h.kioskB).json
             #expect(b["changes"]?.array.isEmpty == true)
             #expect(b["next_after"]?.int == a["next_after"]?.int)
 
-            #expect(try await client.call(.post, "/v1/staff/requests/\(id)/status", token: h.staff, body: #"{"status":"declined","reason":"no slots"}"#).status == 200)
-            #expect(try await client.call(.post, "/v1/staff/requests/\(id)/status", token: h.staff, body: #"{"status":"done"}"#).status == 409)
-            #expect(try await client.call(.post, "/v1/staff/requests/999/status", token: h.staff, body: #"{"status":"done"}"#).status == 404)
+            #expect(try await client.call("POST", "/v1/staff/requests/\(id)/status", token: h.staff, body: #"{"status":"declined","reason":"no slots"}"#).status == 200)
+            #expect(try await client.call("POST", "/v1/staff/requests/\(id)/status", token: h.staff, body: #"{"status":"done"}"#).status == 409)
+            #expect(try await client.call("POST", "/v1/staff/requests/999/status", token: h.staff, body: #"{"status":"done"}"#).status == 404)
         }
     }
 
     @Test("staff manage people, entitlements and cards; personal data stays minimal", arguments: TestBackend.available)
     func staffRegistry(_ backend: TestBackend) async throws {
         try await withServer(backend) { h, client in
-            #expect(try await client.call(.put, "/v1/staff/people/p-77", token: h.staff, body: #"{"display_name":"Maria Wiśniewska"}"#).status == 400)
-            #expect(try await client.call(.put, "/v1/staff/people/85010112345", token: h.staff, body: #"{"display_name":"Maria W."}"#).status == 400)
-            #expect(try await client.call(.put, "/v1/staff/people/p-77", token: h.staff, body: #"{"display_name":"Maria W."}"#).status == 200)
+            #expect(try await client.call("PUT", "/v1/staff/people/p-77", token: h.staff, body: #"{"display_name":"Maria Wiśniewska"}"#).status == 400)
+            #expect(try await client.call("PUT", "/v1/staff/people/85010112345", token: h.staff, body: #"{"display_name":"Maria W."}"#).status == 400)
+            #expect(try await client.call("PUT", "/v1/staff/people/p-77", token: h.staff, body: #"{"display_name":"Maria W."}"#).status == 200)
             let ent = #"{"entitlements":[{"kind":"senior60","role":null,"valid_from":"2025-01-01","valid_until":null}]}"#
-            #expect(try await client.call(.put, "/v1/staff/people/p-77/entitlements", token: h.staff, body: ent).status == 200)
+            #expect(try await client.call("PUT", "/v1/staff/people/p-77/entitlements", token: h.staff, body: ent).status == 200)
             let card = #"{"uid":null,"technology":"printed","series":"2025A","status":"active","valid_from":"2025-01-01","valid_until":null,"person_id":"p-77"}"#
-            let put = try await client.call(.put, "/v1/staff/cards/SEN-7777", token: h.staff, body: card)
+            let put = try await client.call("PUT", "/v1/staff/cards/SEN-7777", token: h.staff, body: card)
             #expect(put.status == 200)
             #expect(put.json["holder_display_name"]?.string == "Maria W.")
             #expect(put.json["entitlements"]?.array.count == 1)
-            let lost = try await client.call(.post, "/v1/staff/cards/SEN-7777/report-lost", token: h.staff)
+            let lost = try await client.call("POST", "/v1/staff/cards/SEN-7777/report-lost", token: h.staff)
             #expect(lost.json["status"]?.string == "lost")
-            #expect(try await client.call(.get, "/v1/staff/cards/SEN-0000", token: h.staff).status == 404)
-            let feed = try await client.call(.get, "/v1/registry/changes?after=0&limit=1", token: h.kioskA).json
+            #expect(try await client.call("GET", "/v1/staff/cards/SEN-0000", token: h.staff).status == 404)
+            let feed = try await client.call("GET", "/v1/registry/changes?after=0&limit=1", token: h.kioskA).json
             #expect(feed["has_more"]?.bool == true)
             #expect(feed["changes"]?.array.count == 1)
         }
@@ -234,12 +236,12 @@ struct CentralTests {
     @Test("garbage input gets 4xx, never 5xx", arguments: TestBackend.available)
     func garbage(_ backend: TestBackend) async throws {
         try await withServer(backend) { h, client in
-            let bodies = ["", "null", "[]", "{", "\"x\"", #"{"requests":{}}"#, #"{"requests":[null]}"#, String(repeating: "[", count: 5000),
+            let bodies = ["", "null", "[]", "{", "\"x\"", #"{"requests":{}}"#, String(repeating: "[", count: 5000),
                           #"{"status":"maybe"}"#, #"{"uid":"zz","technology":"ntag213","status":"active","person_id":"x"}"#]
-            let routes: [(HTTPRequest.Method, String, String)] = [
-                (.post, "/v1/requests", h.kioskA), (.post, "/v1/staff/requests/1/status", h.staff),
-                (.put, "/v1/staff/cards/SEN-0001", h.staff), (.post, "/v1/staff/cards/SEN-0001/replace", h.staff),
-                (.put, "/v1/staff/people/p1", h.staff), (.put, "/v1/staff/people/p1/entitlements", h.staff),
+            let routes: [(String, String, String)] = [
+                ("POST", "/v1/requests", h.kioskA), ("POST", "/v1/staff/requests/1/status", h.staff),
+                ("PUT", "/v1/staff/cards/SEN-0001", h.staff), ("POST", "/v1/staff/cards/SEN-0001/replace", h.staff),
+                ("PUT", "/v1/staff/people/p1", h.staff), ("PUT", "/v1/staff/people/p1/entitlements", h.staff),
             ]
             for (method, uri, token) in routes {
                 for body in bodies {
@@ -248,12 +250,16 @@ struct CentralTests {
                     #expect(reply.json["error"]?["code"] != nil)
                 }
             }
-            #expect(try await client.call(.get, "/v1/registry/changes?after=-1", token: h.kioskA).status == 400)
-            #expect(try await client.call(.get, "/v1/registry/changes?limit=abc", token: h.kioskA).status == 400)
-            #expect(try await client.call(.get, "/v1/staff/cards/%E2%82%AC", token: h.staff).status == 400)
-            #expect(try await client.call(.get, "/v1/nothing-here").status == 404)
+            // A malformed item is rejected on its own; the batch still answers 200.
+            let nullItem = try await client.call("POST", "/v1/requests", token: h.kioskA, body: #"{"requests":[null]}"#)
+            #expect(nullItem.status == 200)
+            #expect(nullItem.json["results"]?[0]?["outcome"]?.string == "rejected")
+            #expect(try await client.call("GET", "/v1/registry/changes?after=-1", token: h.kioskA).status == 400)
+            #expect(try await client.call("GET", "/v1/registry/changes?limit=abc", token: h.kioskA).status == 400)
+            #expect(try await client.call("GET", "/v1/staff/cards/%E2%82%AC", token: h.staff).status == 400)
+            #expect(try await client.call("GET", "/v1/nothing-here").status == 404)
             let big = #"{"requests":["# + String(repeating: #""x","#, count: 100_000) + #""x"]}"#
-            #expect(try await client.call(.post, "/v1/requests", token: h.kioskA, body: big).status == 413)
+            #expect(try await client.call("POST", "/v1/requests", token: h.kioskA, body: big).status == 413)
         }
     }
 }

@@ -101,7 +101,8 @@ struct Reply: Sendable {
 
 extension TestClientProtocol {
     /// Sends `body` (JSON text) with `token`, and reads the JSON answer.
-    func call(_ method: HTTPRequest.Method, _ uri: String, token: String? = nil, body: String? = nil) async throws -> Reply {
+    func call(_ methodName: String, _ uri: String, token: String? = nil, body: String? = nil) async throws -> Reply {
+        guard let method = HTTPRequest.Method(methodName) else { throw CentralStoreError(.invalid, "bad method") }
         var headers = HTTPFields()
         if let token { headers[.authorization] = "Bearer \(token)" }
         if body != nil { headers[.contentType] = "application/json" }

@@ -44,14 +44,7 @@ struct CardCommand: AsyncParsableCommand {
                 """
         )
         @OptionGroup var options: KioskOptions
-        @Argument(help: "The card number, as printed.")
-        var number: String
-        @Option(name: .customLong("entitlement"), help: "senior60, large_family, disability or staff; repeat for several.")
-        var entitlements: [String] = []
-        @Option(help: "parent or child (large_family only).")
-        var role: String?
-        @Option(help: "Last day of validity, YYYY-MM-DD; omit for no end date.")
-        var validUntil: String?
+        @OptionGroup var record: RecordOptions
         @Option(help: "Private key file (mode 0600).")
         var keyFile: String?
         @Option(help: "Name of a systemd credential holding the private key.")
@@ -65,26 +58,7 @@ struct CardCommand: AsyncParsableCommand {
 
         func run() async throws {
             let config = try loadConfig(options)
-            let cardNumber: CardNumber
-            do { cardNumber = try CardNumber(normalising: number) } catch { fail(error.message.en, code: 1) }
-            var kinds: Set<EntitlementKind> = []
-            for text in entitlements {
-                guard let kind = EntitlementKind(rawValue: text) else {
-                    fail("unknown entitlement \(text); use \(EntitlementKind.allCases.map(\.rawValue).joined(separator: ", "))", code: 1)
-                }
-                kinds.insert(kind)
-            }
-            let familyRole: FamilyRole?
-            if let role {
-                guard let r = FamilyRole(rawValue: role) else { fail("role is parent or child, not \(role)", code: 1) }
-                familyRole = r
-            } else {
-                familyRole = nil
-            }
-            var until: CivilDate?
-            if let validUntil {
-                do { until = try CivilDate(iso: validUntil) } catch { fail("--valid-until \(validUntil): \(error)", code: 1) }
-            }
+            let content = record.content()
             let key: CardSigningKey
             do {
                 switch (keyFile, keyCredential) {
@@ -95,7 +69,6 @@ struct CardCommand: AsyncParsableCommand {
             } catch {
                 fail("\(error)", code: 1)
             }
-            let content = CardRecordContent(number: cardNumber, entitlements: kinds, role: familyRole, validUntil: until)
             // Fail early on a record that cannot be encoded, before a card is on the reader.
             do {
                 let probe = try ChipUID(bytes: [0x04, 0, 0, 0, 0, 0, 0])
@@ -121,7 +94,7 @@ struct CardCommand: AsyncParsableCommand {
                         throw TagWriteError(code: .tooSmall, message: "\(error)")
                     }
                 }
-                print("written: card \(cardNumber.masked) on \(written.technology.rawValue) \(written.uid.masked), \(written.pagesWritten) pages\(written.locked ? ", locked" : "")")
+                print("written: card \(content.number.masked) on \(written.technology.rawValue) \(written.uid.masked), \(written.pagesWritten) pages\(written.locked ? ", locked" : "")")
             } catch {
                 fail("\(error)", code: 1)
             }
@@ -132,43 +105,62 @@ struct CardCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a signed card as a pn532-emulator card file (JSON), for demos and tests; writes no tag."
         )
-        @Argument(help: "The card number, as printed.")
-        var number: String
+        @OptionGroup var record: RecordOptions
         @Option(help: "The chip UID (7 bytes hex) the record is signed for.")
         var uid: String
-        @Option(name: .customLong("entitlement"), help: "senior60, large_family, disability or staff; repeat for several.")
-        var entitlements: [String] = []
-        @Option(help: "parent or child (large_family only).")
-        var role: String?
-        @Option(help: "Last day of validity, YYYY-MM-DD; omit for no end date.")
-        var validUntil: String?
         @Option(help: "Private key file (mode 0600).")
         var keyFile: String
         @Option(help: "ntag213, ntag215 or ntag216.")
         var tag: String = "ntag215"
 
         func run() async throws {
-            let cardNumber: CardNumber
-            do { cardNumber = try CardNumber(normalising: number) } catch { fail(error.message.en, code: 1) }
+            let content = record.content()
             let chip: ChipUID
             do { chip = try ChipUID(hex: uid) } catch { fail("--uid: \(error)", code: 1) }
-            let kinds = Set(entitlements.compactMap(EntitlementKind.init(rawValue:)))
-            guard kinds.count == entitlements.count else { fail("unknown entitlement in \(entitlements)", code: 1) }
-            guard let tagType = TagType(rawValue: tag) else { fail("--tag is ntag213, ntag215 or ntag216", code: 1) }
-            var until: CivilDate?
-            if let validUntil {
-                do { until = try CivilDate(iso: validUntil) } catch { fail("--valid-until: \(error)", code: 1) }
-            }
+            guard TagType(rawValue: tag) != nil else { fail("--tag is ntag213, ntag215 or ntag216", code: 1) }
             do {
                 let key = try CardSigningKey.load(path: keyFile)
-                let content = CardRecordContent(number: cardNumber, entitlements: kinds, role: role.flatMap(FamilyRole.init(rawValue:)), validUntil: until)
                 let message = try CardRecordEncoder.ndefMessage(for: content, uid: chip, key: key)
-                _ = tagType
                 let hex = message.map { String(format: "%02X", $0) }.joined()
                 print("{\"kind\":\"\(tag)\",\"uid\":\"\(chip.hex)\",\"ndef\":\"\(hex)\"}")
             } catch {
                 fail("\(error)", code: 1)
             }
+        }
+    }
+
+    /// What a card record says, as given on the command line.
+    struct RecordOptions: ParsableArguments {
+        @Argument(help: "The card number, as printed.")
+        var number: String
+        @Option(name: .customLong("entitlement"), help: "senior60, large_family, disability or staff; repeat for several.")
+        var entitlements: [String] = []
+        @Option(help: "parent or child (large_family only).")
+        var role: String?
+        @Option(help: "Last day of validity, YYYY-MM-DD; omit for no end date.")
+        var validUntil: String?
+
+        /// The record's content, or exit with a message saying what is wrong.
+        func content() -> CardRecordContent {
+            let cardNumber: CardNumber
+            do { cardNumber = try CardNumber(normalising: number) } catch { fail(error.message.en, code: 1) }
+            var kinds: Set<EntitlementKind> = []
+            for text in entitlements {
+                guard let kind = EntitlementKind(rawValue: text) else {
+                    fail("unknown entitlement \(text); use \(EntitlementKind.allCases.map(\.rawValue).joined(separator: ", "))", code: 1)
+                }
+                kinds.insert(kind)
+            }
+            var familyRole: FamilyRole?
+            if let role {
+                guard let r = FamilyRole(rawValue: role) else { fail("role is parent or child, not \(role)", code: 1) }
+                familyRole = r
+            }
+            var until: CivilDate?
+            if let validUntil {
+                do { until = try CivilDate(iso: validUntil) } catch { fail("--valid-until \(validUntil): \(error)", code: 1) }
+            }
+            return CardRecordContent(number: cardNumber, entitlements: kinds, role: familyRole, validUntil: until)
         }
     }
 }

@@ -2,6 +2,7 @@ import CardModel
 import Foundation
 public import Hummingbird
 import NIOCore
+public import Outbox
 import Replica
 
 /// The kiosk's local HTTP API (`/api/v1/…`), served on loopback to the on-screen UI and staff tools.
@@ -15,13 +16,26 @@ public struct KioskAPI: Sendable {
     public let uiDirectory: String?
     /// How often an idle event stream sends a keep-alive comment.
     public let heartbeat: Duration
+    /// Where residents' requests are queued (`POST /api/v1/requests`); `nil`: requests are refused with 503.
+    public let outbox: Outbox?
+    /// The services residents may request (`GET /api/v1/services`).
+    public let catalog: ServiceCatalog
+    /// Runs a sync with the central now (`POST /api/v1/sync`); `nil` when no central is configured.
+    public let sync: (any SyncTrigger)?
 
-    public init(checkpoint: Checkpoint, status: any KioskStatusSource, kioskName: String, uiDirectory: String? = nil, heartbeat: Duration = .seconds(15)) {
+    public init(
+        checkpoint: Checkpoint, status: any KioskStatusSource, kioskName: String, uiDirectory: String? = nil,
+        heartbeat: Duration = .seconds(15), outbox: Outbox? = nil, catalog: ServiceCatalog = ServiceCatalog(),
+        sync: (any SyncTrigger)? = nil
+    ) {
         self.checkpoint = checkpoint
         self.status = status
         self.kioskName = kioskName
         self.uiDirectory = uiDirectory
         self.heartbeat = heartbeat
+        self.outbox = outbox
+        self.catalog = catalog
+        self.sync = sync
     }
 
     /// Builds the router with every route.
@@ -35,6 +49,10 @@ public struct KioskAPI: Sendable {
         api.get("taps") { request, _ in try await self.tapsResponse(request) }
         api.post("check") { request, _ in try await self.checkResponse(request) }
         api.get("events") { _, _ in self.eventsResponse() }
+        api.get("services") { _, _ in try self.servicesResponse() }
+        api.post("requests") { request, _ in try await self.createRequestResponse(request) }
+        api.get("requests/:id") { _, context in try self.requestStatusResponse(id: context.parameters.get("id") ?? "") }
+        api.post("sync") { _, _ in try await self.syncResponse() }
         return router
     }
 

@@ -5,11 +5,13 @@ import KioskAPI
 public import KioskConfig
 public import Logging
 import NIOCore
+import Outbox
 import Replica
 import ServiceLifecycle
+import Sync
 import UnixSignals
 
-/// `kioskd` itself: opens the replica, starts the local API, the reader and (later) sync, and
+/// `kioskd` itself: opens the replica and the outbox, starts the local API, the reader and sync, and
 /// runs them as one service group that stops cleanly on SIGTERM.
 public struct KioskDaemon: Sendable {
     public let configuration: KioskConfiguration
@@ -45,9 +47,39 @@ public struct KioskDaemon: Sendable {
             retention: .init(maxCount: config.tapsKeep, maxAge: .seconds(config.tapsKeepMinutes * 60), sessionLifetime: .seconds(config.sessionSeconds)),
             events: hub, logger: logger
         )
+        let outboxPath = (config.stateDirectory as NSString).appendingPathComponent("outbox.sqlite")
+        let outbox: Outbox
+        do { outbox = try Outbox(path: outboxPath) } catch { throw StartupError(description: error.description) }
+        if let counts = try? outbox.counts() {
+            logger.info("outbox open", metadata: ["pending": "\(counts.pending)", "quarantined": "\(counts.quarantined)"])
+        }
+        let catalog = ServiceCatalog()
         let reader = ReaderService(configuration: config, checkpoint: checkpoint, logger: logger)
-        let status = DaemonStatus(reader: reader, centralURL: config.centralURL)
-        let api = KioskAPI(checkpoint: checkpoint, status: status, kioskName: config.kioskName, uiDirectory: config.uiDirectory ?? Self.defaultUIDirectory())
+
+        // Sync runs only with a central; without one requests still queue (outreach kiosks offline for days).
+        var central = DaemonStatus.Central.notConfigured
+        var syncServices: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var engine: SyncEngine?
+        if let url = config.centralURL {
+            do {
+                let client = try HTTPCentralClient(url: url, token: config.centralToken ?? "", caFile: config.centralCAFile)
+                let syncEngine = SyncEngine(replica: replica, outbox: outbox, catalog: catalog, central: client, url: url, logger: logger)
+                engine = syncEngine
+                central = .syncing(syncEngine)
+                syncServices.append(.init(service: SyncService(
+                    engine: syncEngine, central: client, interval: .seconds(config.syncIntervalSeconds), logger: logger
+                )))
+            } catch {
+                // Checks never depend on the central: report the problem and keep serving.
+                logger.error("sync disabled", metadata: ["error": "\(error.description)"])
+                central = .unusable(url: url, reason: error.description)
+            }
+        }
+        let status = DaemonStatus(reader: reader, outbox: outbox, central: central)
+        let api = KioskAPI(
+            checkpoint: checkpoint, status: status, kioskName: config.kioskName, uiDirectory: config.uiDirectory ?? Self.defaultUIDirectory(),
+            outbox: outbox, catalog: catalog, sync: engine
+        )
         let addressFile = (config.stateDirectory as NSString).appendingPathComponent("http.addr")
         try? FileManager.default.removeItem(atPath: addressFile)
         let logger = self.logger
@@ -67,8 +99,7 @@ public struct KioskDaemon: Sendable {
             configuration: .init(
                 // Shut down in reverse: open event streams end first, so the server's graceful
                 // shutdown does not wait for screens that would never disconnect.
-                services: [
-                    .init(service: reader),
+                services: [.init(service: reader)] + syncServices + [
                     .init(service: app),
                     .init(service: EventStreamCloser(hub: hub)),
                 ],

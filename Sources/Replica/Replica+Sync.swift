@@ -1,0 +1,227 @@
+public import CardModel
+public import Foundation
+import GRDB
+
+/// One chip (or printed card) as the central's feed and snapshot carry it, already checked.
+public struct SyncedCard: Sendable, Equatable {
+    public var number: CardNumber
+    /// `nil` for a printed card.
+    public var uid: ChipUID?
+    public var technology: CardTechnology
+    public var series: String?
+    public var status: CardStatus
+    public var validFrom: CivilDate?
+    public var validUntil: CivilDate?
+    /// The chip that replaced this one, if any.
+    public var replacedByUID: ChipUID?
+    /// "Anna K."
+    public var holderDisplayName: String
+    /// The central's pseudonymous person id (stored as `person.ref`).
+    public var personRef: String
+    /// The holder's entitlements, current or not.
+    public var entitlements: [Entitlement]
+
+    public init(
+        number: CardNumber, uid: ChipUID?, technology: CardTechnology, series: String?, status: CardStatus,
+        validFrom: CivilDate?, validUntil: CivilDate?, replacedByUID: ChipUID?, holderDisplayName: String,
+        personRef: String, entitlements: [Entitlement]
+    ) {
+        self.number = number
+        self.uid = uid
+        self.technology = technology
+        self.series = series
+        self.status = status
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+        self.replacedByUID = replacedByUID
+        self.holderDisplayName = holderDisplayName
+        self.personRef = personRef
+        self.entitlements = entitlements
+    }
+
+    var isCurrent: Bool { status == .active || status == .suspended }
+}
+
+/// A registry change the replica applies.
+public enum SyncedChange: Sendable, Equatable {
+    /// Create or replace this chip.
+    case upsert(SyncedCard)
+    /// This chip no longer exists.
+    case remove(SyncedCard)
+}
+
+extension Replica {
+    /// Applies one page of the central's change feed and its cursor in one transaction.
+    ///
+    /// Either the whole page and the new cursor are stored, or nothing is: a kiosk killed part-way
+    /// keeps its old cursor and gets the same page again. Applying a page twice gives the same replica.
+    /// An old chip's `replaced_by` link is resolved at the end of the page; if the new chip only comes
+    /// in a later page the link stays empty (the old chip is refused as `revoked`/`lost` either way).
+    public func applyChanges(_ changes: [SyncedChange], cursor: Int64, at now: Date = Date()) throws(ReplicaError) {
+        do {
+            try pool.write { db in
+                var touchedPersons: Set<Int64> = []
+                var links: [(card: Int64, target: ChipUID)] = []
+                for change in changes {
+                    switch change {
+                    case .upsert(let card):
+                        if let link = try Self.upsert(card, db: db, touched: &touchedPersons) { links.append(link) }
+                    case .remove(let card):
+                        try Self.remove(card, db: db, touched: &touchedPersons)
+                    }
+                }
+                try Self.resolve(links, db: db)
+                try Self.dropOrphans(touchedPersons, db: db)
+                try db.execute(sql: "UPDATE sync_state SET cursor = ?, last_sync_at = ? WHERE id = 1", arguments: [cursor, Replica.stamp(now)])
+            }
+        } catch {
+            throw Replica.translate(error, path: path)
+        }
+    }
+
+    /// Replaces the whole registry with a snapshot taken at `cursor`, in one transaction.
+    ///
+    /// Readers (the check path) see the old replica until the commit, then the new one: never a half replica.
+    public func replaceAll(with cards: [SyncedCard], cursor: Int64, at now: Date = Date()) throws(ReplicaError) {
+        do {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM card; DELETE FROM entitlement; DELETE FROM person;")
+                var touched: Set<Int64> = []
+                var links: [(card: Int64, target: ChipUID)] = []
+                for card in cards {
+                    if let link = try Self.upsert(card, db: db, touched: &touched) { links.append(link) }
+                }
+                try Self.resolve(links, db: db)
+                try db.execute(sql: "UPDATE sync_state SET cursor = ?, last_sync_at = ? WHERE id = 1", arguments: [cursor, Replica.stamp(now)])
+            }
+        } catch {
+            throw Replica.translate(error, path: path)
+        }
+    }
+
+    /// Just the cursor and time of the last sync, for the sync loop.
+    public func syncCursor() throws(ReplicaError) -> Int64? {
+        do { return try pool.read { db in try Int64.fetchOne(db, sql: "SELECT cursor FROM sync_state WHERE id = 1") } } catch {
+            throw Replica.translate(error, path: path)
+        }
+    }
+
+    /// A consistency check for tests and `kioskctl`: every card has its person, every link points to a card of the same number.
+    public func consistencyProblems() throws(ReplicaError) -> [String] {
+        do {
+            return try pool.read { db in
+                var problems = try String.fetchAll(db, sql: "PRAGMA foreign_key_check").map { "foreign key: \($0)" }
+                let orphans = try Int.fetchOne(db, sql: "SELECT count(*) FROM card c LEFT JOIN person p ON p.id = c.person_id WHERE p.id IS NULL") ?? 0
+                if orphans > 0 { problems.append("\(orphans) cards without a person") }
+                let badLinks = try Int.fetchOne(db, sql: """
+                    SELECT count(*) FROM card c JOIN card r ON r.id = c.replaced_by WHERE r.number <> c.number
+                    """) ?? 0
+                if badLinks > 0 { problems.append("\(badLinks) replaced_by links across card numbers") }
+                let twoCurrent = try Int.fetchOne(db, sql: """
+                    SELECT count(*) FROM (SELECT number FROM card WHERE status IN ('active','suspended') AND replaced_by IS NULL
+                    GROUP BY number HAVING count(*) > 1)
+                    """) ?? 0
+                if twoCurrent > 0 { problems.append("\(twoCurrent) numbers with two current chips") }
+                let integrity = try String.fetchAll(db, sql: "PRAGMA quick_check")
+                if integrity != ["ok"] { problems.append("quick_check: \(integrity.prefix(3).joined(separator: "; "))") }
+                return problems
+            }
+        } catch {
+            throw Replica.translate(error, path: path)
+        }
+    }
+
+    // MARK: Applying one chip
+
+    /// The stored chip this synced chip is: same UID; for printed cards, the printed chip of the same number and currency.
+    static func existingID(of card: SyncedCard, db: Database) throws -> Int64? {
+        if let uid = card.uid {
+            return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM card WHERE uid = ?"), arguments: [Data(uid.bytes)])
+        }
+        let current = card.isCurrent && card.replacedByUID == nil
+        return try Int64.fetchOne(db.cachedStatement(sql: """
+            SELECT id FROM card WHERE number = ? AND uid IS NULL
+            AND ((status IN ('active','suspended')) = ?) ORDER BY id LIMIT 1
+            """), arguments: [card.number.value, current])
+    }
+
+    /// Stores `card` with its holder and the holder's entitlements; returns a `replaced_by` link to resolve.
+    static func upsert(_ card: SyncedCard, db: Database, touched: inout Set<Int64>) throws -> (card: Int64, target: ChipUID)? {
+        // The holder, by the central's pseudonymous id.
+        let personID: Int64
+        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM person WHERE ref = ?"), arguments: [card.personRef]) {
+            personID = id
+            try db.cachedStatement(sql: "UPDATE person SET display_name = ? WHERE id = ?").execute(arguments: [card.holderDisplayName, id])
+        } else {
+            try db.cachedStatement(sql: "INSERT INTO person (ref, display_name) VALUES (?, ?)").execute(arguments: [card.personRef, card.holderDisplayName])
+            personID = db.lastInsertedRowID
+        }
+        try db.cachedStatement(sql: "DELETE FROM entitlement WHERE person_id = ?").execute(arguments: [personID])
+        for e in card.entitlements {
+            try db.cachedStatement(sql: "INSERT INTO entitlement (person_id, kind, role, valid_from, valid_until) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [personID, e.kind.rawValue, e.role?.rawValue, e.validFrom.iso, e.validUntil?.iso])
+        }
+
+        let uidData = card.uid.map { Data($0.bytes) }
+        let cardID: Int64
+        if let id = try existingID(of: card, db: db) {
+            if let old = try Int64.fetchOne(db.cachedStatement(sql: "SELECT person_id FROM card WHERE id = ?"), arguments: [id]), old != personID {
+                touched.insert(old)
+            }
+            try db.cachedStatement(sql: """
+                UPDATE card SET number = ?, uid = ?, technology = ?, series = ?, status = ?, valid_from = ?, valid_until = ?,
+                       replaced_by = NULL, person_id = ? WHERE id = ?
+                """).execute(arguments: [
+                    card.number.value, uidData, card.technology.rawValue, card.series, card.status.rawValue,
+                    card.validFrom?.iso, card.validUntil?.iso, personID, id,
+                ])
+            cardID = id
+        } else {
+            try db.cachedStatement(sql: """
+                INSERT INTO card (number, uid, technology, series, status, valid_from, valid_until, replaced_by, person_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)
+                """).execute(arguments: [
+                    card.number.value, uidData, card.technology.rawValue, card.series, card.status.rawValue,
+                    card.validFrom?.iso, card.validUntil?.iso, personID,
+                ])
+            cardID = db.lastInsertedRowID
+        }
+        if card.isCurrent && card.replacedByUID == nil {
+            // The central keeps one current chip per number: any other current chip we hold for it is stale
+            // (its UID changed in place). Old chips that point here are kept.
+            let stale = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT id, person_id FROM card WHERE number = ? AND id <> ? AND status IN ('active','suspended') AND replaced_by IS NULL
+                """), arguments: [card.number.value, cardID])
+            for row in stale {
+                touched.insert(row["person_id"])
+                try db.cachedStatement(sql: "DELETE FROM card WHERE id = ?").execute(arguments: [row["id"] as Int64])
+            }
+        }
+        return card.replacedByUID.map { (cardID, $0) }
+    }
+
+    static func remove(_ card: SyncedCard, db: Database, touched: inout Set<Int64>) throws {
+        guard let id = try existingID(of: card, db: db) else { return }
+        if let person = try Int64.fetchOne(db.cachedStatement(sql: "SELECT person_id FROM card WHERE id = ?"), arguments: [id]) {
+            touched.insert(person)
+        }
+        try db.cachedStatement(sql: "DELETE FROM card WHERE id = ?").execute(arguments: [id])
+    }
+
+    /// Points old chips at their replacements, once both are stored.
+    static func resolve(_ links: [(card: Int64, target: ChipUID)], db: Database) throws {
+        for link in links {
+            try db.cachedStatement(sql: """
+                UPDATE card SET replaced_by = (SELECT r.id FROM card r WHERE r.uid = ? AND r.number = card.number) WHERE id = ?
+                """).execute(arguments: [Data(link.target.bytes), link.card])
+        }
+    }
+
+    /// People left without any card are removed (with their entitlements).
+    static func dropOrphans(_ persons: Set<Int64>, db: Database) throws {
+        for id in persons {
+            try db.cachedStatement(sql: "DELETE FROM person WHERE id = ? AND NOT EXISTS (SELECT 1 FROM card WHERE person_id = ?)")
+                .execute(arguments: [id, id])
+        }
+    }
+}

@@ -1,0 +1,261 @@
+import AsyncHTTPClient
+import CompressNIO
+import Foundation
+public import KioskAPI
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+public import Outbox
+public import Replica
+
+/// The calls the kiosk makes to the central: the seam between the sync loop and HTTP.
+public protocol CentralConnection: Sendable {
+    /// `GET /v1/services`.
+    func services() async throws(SyncError) -> [KioskService]
+    /// `GET /v1/registry/changes?after=&limit=`, checked.
+    func changes(after: Int64, limit: Int) async throws(SyncError) -> CentralFeedPage
+    /// `GET /v1/registry/snapshot`: the sequence it was taken at and every card, checked.
+    func snapshot() async throws(SyncError) -> (seq: Int64, cards: [SyncedCard])
+    /// `POST /v1/requests`: one result per item, keyed by idempotency key.
+    func submit(_ items: [OutboxItem]) async throws(SyncError) -> [String: DeliveryResult]
+    /// Releases connections.
+    func shutdown() async
+}
+
+/// A checked page of the change feed.
+public struct CentralFeedPage: Sendable {
+    public var changes: [SyncedChange]
+    public var statuses: [RequestStatusUpdate]
+    public var nextAfter: Int64
+    public var hasMore: Bool
+    public var count: Int
+
+    public init(changes: [SyncedChange], statuses: [RequestStatusUpdate], nextAfter: Int64, hasMore: Bool, count: Int) {
+        self.changes = changes
+        self.statuses = statuses
+        self.nextAfter = nextAfter
+        self.hasMore = hasMore
+        self.count = count
+    }
+}
+
+/// The central over HTTP(S) with AsyncHTTPClient: bearer token, optional CA file, a time limit on every call.
+public final class HTTPCentralClient: CentralConnection {
+    /// Time limits for the calls.
+    public struct Timeouts: Sendable {
+        public var connect: Duration
+        /// Feed pages, request batches, the catalogue.
+        public var call: Duration
+        /// The snapshot (the whole registry).
+        public var snapshot: Duration
+        public init(connect: Duration = .seconds(10), call: Duration = .seconds(30), snapshot: Duration = .seconds(300)) {
+            self.connect = connect
+            self.call = call
+            self.snapshot = snapshot
+        }
+    }
+
+    /// Largest JSON reply accepted (a feed page, a batch result).
+    static let maxReplyBytes = 32 * 1024 * 1024
+    /// Largest snapshot accepted, compressed and uncompressed.
+    static let maxSnapshotBytes = 1024 * 1024 * 1024
+    /// The central accepts at most 256 KiB per body; stay well below.
+    static let maxBatchBytes = 200 * 1024
+
+    let base: String
+    let token: String
+    let timeouts: Timeouts
+    let client: HTTPClient
+
+    /// A client for the central at `url` (`http://` or `https://`).
+    ///
+    /// - Parameter caFile: a PEM file of CA certificates to trust instead of the system's.
+    /// - Throws: ``SyncError`` `.configuration` for a bad URL or an unreadable CA file.
+    public init(url: String, token: String, caFile: String?, timeouts: Timeouts = Timeouts()) throws(SyncError) {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme), parsed.host != nil else {
+            throw SyncError(.configuration, "central.url must be an http:// or https:// URL")
+        }
+        guard !token.isEmpty else { throw SyncError(.configuration, "no kiosk token: set central.token, central.token_file or KIOSK_CENTRAL_TOKEN") }
+        base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        self.token = token
+        self.timeouts = timeouts
+        var config = HTTPClient.Configuration()
+        config.timeout = .init(connect: .seconds(timeouts.connect.components.seconds), read: .seconds(timeouts.call.components.seconds))
+        config.redirectConfiguration = .disallow
+        if let caFile {
+            guard FileManager.default.isReadableFile(atPath: caFile) else {
+                throw SyncError(.configuration, "the CA file \(caFile) (central.ca_file) cannot be read")
+            }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+            } catch {
+                throw SyncError(.configuration, "the CA file \(caFile) (central.ca_file) is not PEM certificates")
+            }
+            config.tlsConfiguration = tls
+        }
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    // MARK: Calls
+
+    public func services() async throws(SyncError) -> [KioskService] {
+        let data = try await get("/v1/services", authorised: false, timeout: timeouts.call, limit: 1024 * 1024)
+        let body = try Wire.decode(Wire.Services.self, from: data, what: "the service catalogue")
+        return body.services.map(KioskService.init)
+    }
+
+    public func changes(after: Int64, limit: Int) async throws(SyncError) -> CentralFeedPage {
+        let data = try await get("/v1/registry/changes?after=\(after)&limit=\(limit)", timeout: timeouts.call, limit: Self.maxReplyBytes)
+        return try CentralFeedPage(try Wire.decode(Wire.ChangePage.self, from: data, what: "a change-feed page"), after: after)
+    }
+
+    public func snapshot() async throws(SyncError) -> (seq: Int64, cards: [SyncedCard]) {
+        let (status, headers, body) = try await send(
+            HTTPClientRequest(url: base + "/v1/registry/snapshot"), authorised: true, timeout: timeouts.snapshot, limit: Self.maxSnapshotBytes
+        )
+        try Self.check(status, body)
+        var buffer = body
+        let plain: ByteBuffer
+        if headers["Content-Encoding"].first?.lowercased() == "gzip" {
+            do { plain = try buffer.decompress(with: .gzip(), maxSize: Self.maxSnapshotBytes) } catch {
+                throw SyncError(.malformed, "the snapshot is not valid gzip")
+            }
+        } else {
+            plain = buffer
+        }
+        let data = Data(plain.readableBytesView)
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).makeIterator()
+        guard let first = lines.next() else { throw SyncError(.malformed, "the snapshot is empty") }
+        let header = try Wire.decode(Wire.SnapshotHeader.self, from: Data(first), what: "the snapshot header")
+        guard header.seq >= 0, header.cards >= 0 else { throw SyncError(.malformed, "the snapshot header is out of range") }
+        var cards: [SyncedCard] = []
+        cards.reserveCapacity(min(header.cards, 10_000_000))
+        while let line = lines.next() {
+            cards.append(try Wire.decode(Wire.Card.self, from: Data(line), what: "a snapshot card").synced())
+        }
+        guard cards.count == header.cards else {
+            throw SyncError(.malformed, "the snapshot has \(cards.count) cards but its header says \(header.cards) (cut short?)")
+        }
+        return (header.seq, cards)
+    }
+
+    public func submit(_ items: [OutboxItem]) async throws(SyncError) -> [String: DeliveryResult] {
+        var entries: [[String: Any]] = []
+        for item in items {
+            let details = (try? JSONSerialization.jsonObject(with: Data(item.detailsJSON.utf8))) ?? [String: Any]()
+            entries.append([
+                "idempotency_key": item.idempotencyKey, "kiosk_seq": item.kioskSeq, "created_at": item.createdAt,
+                "service": item.service, "card_number": item.cardNumber ?? "", "details": details,
+            ])
+        }
+        let body: Data
+        do { body = try JSONSerialization.data(withJSONObject: ["requests": entries]) } catch {
+            throw SyncError(.local, "a queued request cannot be written as JSON")
+        }
+        var request = HTTPClientRequest(url: base + "/v1/requests")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let (status, _, reply) = try await send(request, authorised: true, timeout: timeouts.call, limit: Self.maxReplyBytes)
+        try Self.check(status, reply)
+        let results = try Wire.decode(Wire.Results.self, from: Data(reply.readableBytesView), what: "the request results").results
+        guard results.count == items.count else {
+            throw SyncError(.malformed, "\(results.count) results for \(items.count) requests")
+        }
+        var out: [String: DeliveryResult] = [:]
+        for (item, result) in zip(items, results) {
+            // Results come in order; each must name the item it answers.
+            guard result.idempotencyKey?.lowercased() == item.idempotencyKey else {
+                throw SyncError(.malformed, "a result names another request than the one sent in its place")
+            }
+            switch (result.outcome, result.firstOutcome) {
+            case ("accepted", _):
+                out[item.idempotencyKey] = .delivered(.accepted, requestID: result.requestID)
+            case ("duplicate", "rejected"):
+                out[item.idempotencyKey] = .rejected(reason: result.reason ?? "refused by the central earlier")
+            case ("duplicate", _):
+                out[item.idempotencyKey] = .delivered(.duplicate, requestID: result.requestID)
+            case ("rejected", _):
+                out[item.idempotencyKey] = .rejected(reason: String((result.reason ?? "refused by the central").prefix(500)))
+            default:
+                throw SyncError(.malformed, "unknown outcome \"\(result.outcome.prefix(20))\"")
+            }
+        }
+        return out
+    }
+
+    /// Splits pending items into batches the central accepts (at most 100 items and ~200 KiB each).
+    public static func batches(_ items: [OutboxItem], maxItems: Int = 100) -> [[OutboxItem]] {
+        var out: [[OutboxItem]] = []
+        var current: [OutboxItem] = []
+        var bytes = 0
+        for item in items {
+            let size = 300 + item.detailsJSON.utf8.count + item.service.utf8.count
+            if !current.isEmpty && (current.count >= maxItems || bytes + size > maxBatchBytes) {
+                out.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(item)
+            bytes += size
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
+    // MARK: HTTP
+
+    private func get(_ path: String, authorised: Bool = true, timeout: Duration, limit: Int) async throws(SyncError) -> Data {
+        let (status, _, body) = try await send(HTTPClientRequest(url: base + path), authorised: authorised, timeout: timeout, limit: limit)
+        try Self.check(status, body)
+        return Data(body.readableBytesView)
+    }
+
+    private func send(_ request: HTTPClientRequest, authorised: Bool, timeout: Duration, limit: Int) async throws(SyncError) -> (HTTPResponseStatus, HTTPHeaders, ByteBuffer) {
+        var request = request
+        if authorised { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.headers.add(name: "Accept", value: "application/json, application/x-ndjson")
+        request.headers.add(name: "User-Agent", value: "kioskd/\(KioskVersion.current)")
+        let seconds = max(1, timeout.components.seconds)
+        do {
+            let response = try await client.execute(request, timeout: .seconds(seconds))
+            let body = try await response.body.collect(upTo: limit)
+            return (response.status, response.headers, body)
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    static func check(_ status: HTTPResponseStatus, _ body: ByteBuffer) throws(SyncError) {
+        guard status != .ok else { return }
+        let message = (try? JSONDecoder().decode(Wire.ErrorBody.self, from: Data(body.readableBytesView)))?.error
+        switch status.code {
+        case 401: throw SyncError(.tokenRefused, "401")
+        case 403: throw SyncError(.forbidden, "403")
+        case 410 where message?.code == "cursor_expired": throw SyncError(.cursorExpired, "410")
+        default:
+            // The central's own code is safe to show (it never echoes tokens); its message is cut short.
+            throw SyncError(.httpStatus, "HTTP \(status.code)" + (message.map { " \($0.code)" } ?? ""))
+        }
+    }
+
+    static func classify(_ error: any Error) -> SyncError {
+        if let error = error as? SyncError { return error }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout: return SyncError(.timeout, "\(error)")
+            case .remoteConnectionClosed: return SyncError(.unreachable, "the connection was closed")
+            default: return SyncError(.unreachable, "\(error)")
+            }
+        }
+        if error is NIOSSLError { return SyncError(.tls, "\(error)") }
+        if error is NIOTooManyBytesError { return SyncError(.malformed, "the reply is too large") }
+        if error is CancellationError { return SyncError(.timeout, "cancelled") }
+        return SyncError(.unreachable, String(describing: error).prefix(200).description)
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+public import KioskAPI
+public import Logging
+public import Outbox
+public import Replica
+import Synchronization
+
+/// One sync with the central: pull the change feed into the replica, push the outbox.
+///
+/// Syncs never overlap: a sync asked for while one runs waits for it and gets its outcome.
+/// Whatever the central answers (garbage, 5xx, nothing), the replica and the outbox change only
+/// by complete, checked pages and per-item answers, and the check path keeps reading the replica.
+public actor SyncEngine: SyncTrigger {
+    public nonisolated let replica: Replica
+    public nonisolated let outbox: Outbox
+    public nonisolated let catalog: ServiceCatalog
+    let central: any CentralConnection
+    let logger: Logger
+    let pageSize: Int
+    private let tracker: StatusTracker
+    private var running: Task<SyncOutcome, Never>?
+
+    public init(replica: Replica, outbox: Outbox, catalog: ServiceCatalog, central: any CentralConnection, url: String, pageSize: Int = 500, logger: Logger) {
+        self.replica = replica
+        self.outbox = outbox
+        self.catalog = catalog
+        self.central = central
+        self.logger = logger
+        self.pageSize = pageSize
+        tracker = StatusTracker(url: url)
+    }
+
+    /// The central's state for `/api/v1/status`; readable while a sync runs.
+    public nonisolated var centralStatus: StatusReport.CentralInfo { tracker.info }
+
+    /// Syncs now, or waits for the sync already running.
+    public func syncNow() async -> SyncOutcome {
+        if let running { return await running.value }
+        let task = Task { await self.performSync() }
+        running = task
+        let outcome = await task.value
+        running = nil
+        return outcome
+    }
+
+    private func performSync() async -> SyncOutcome {
+        var outcome = SyncOutcome(ok: false, central: "offline")
+        do {
+            try await pull(&outcome)
+            try await push(&outcome)
+            if let services = try? await central.services(), catalog.replace(with: services) == false, !services.isEmpty {
+                logger.warning("the central's service catalogue was not usable; keeping the current one")
+            }
+            outcome.ok = true
+            outcome.central = "online"
+            tracker.succeeded()
+        } catch {
+            outcome.error = error.description
+            if error.code == .local {
+                logger.error("sync could not store data", metadata: ["error": "\(error.description)"])
+            } else {
+                logger.warning("sync failed", metadata: ["error": "\(error.description)"])
+            }
+            tracker.failed(error)
+        }
+        outcome.cursor = try? replica.syncCursor()
+        outcome.requestsPending = (try? outbox.counts().pending) ?? 0
+        return outcome
+    }
+
+    // MARK: Pull
+
+    private func pull(_ outcome: inout SyncOutcome) async throws(SyncError) {
+        guard var cursor = try local({ () throws(ReplicaError) in try replica.syncCursor() }) else {
+            try await bootstrap(&outcome)
+            return
+        }
+        // A bound on pages per sync, so a central that always says "more" cannot keep us here forever.
+        for _ in 0..<100_000 {
+            let page: CentralFeedPage
+            do {
+                page = try await central.changes(after: cursor, limit: pageSize)
+                tracker.contacted()
+            } catch where error.code == .cursorExpired {
+                tracker.contacted()
+                logger.notice("the change feed no longer has this kiosk's cursor; bootstrapping again", metadata: ["cursor": "\(cursor)"])
+                try await bootstrap(&outcome)
+                return
+            }
+            // Request statuses first: if we stop before the replica commit, the page comes again and is applied again.
+            _ = try local({ () throws(OutboxError) in try outbox.apply(page.statuses) })
+            try local({ () throws(ReplicaError) in try replica.applyChanges(page.changes, cursor: page.nextAfter) })
+            outcome.changesApplied += page.count
+            cursor = page.nextAfter
+            if !page.hasMore { return }
+        }
+    }
+
+    private func bootstrap(_ outcome: inout SyncOutcome) async throws(SyncError) {
+        let (seq, cards) = try await central.snapshot()
+        tracker.contacted()
+        try local({ () throws(ReplicaError) in try replica.replaceAll(with: cards, cursor: seq) })
+        outcome.bootstrapped = true
+        logger.notice("replica bootstrapped from the central's snapshot", metadata: ["cards": "\(cards.count)", "seq": "\(seq)"])
+        // Continue from the snapshot's sequence so that nothing written meanwhile is missed.
+        guard let cursor = try local({ () throws(ReplicaError) in try replica.syncCursor() }) else { return }
+        var after = cursor
+        for _ in 0..<100_000 {
+            let page = try await central.changes(after: after, limit: pageSize)
+            tracker.contacted()
+            _ = try local({ () throws(OutboxError) in try outbox.apply(page.statuses) })
+            try local({ () throws(ReplicaError) in try replica.applyChanges(page.changes, cursor: page.nextAfter) })
+            outcome.changesApplied += page.count
+            after = page.nextAfter
+            if !page.hasMore { return }
+        }
+    }
+
+    // MARK: Push
+
+    private func push(_ outcome: inout SyncOutcome) async throws(SyncError) {
+        var seen: Set<String> = []
+        while true {
+            let pending = try local({ () throws(OutboxError) in try outbox.pending(limit: 500) }).filter { !seen.contains($0.idempotencyKey) }
+            guard !pending.isEmpty else { return }
+            for batch in HTTPCentralClient.batches(pending) {
+                seen.formUnion(batch.map(\.idempotencyKey))
+                let results: [String: DeliveryResult]
+                do {
+                    results = try await central.submit(batch)
+                    tracker.contacted()
+                } catch {
+                    // No per-item answer: every item stays pending, with the attempt counted.
+                    let failed = Dictionary(uniqueKeysWithValues: batch.map { ($0.idempotencyKey, DeliveryResult.failed(error: error.description)) })
+                    try? outbox.record(failed)
+                    throw error
+                }
+                try local({ () throws(OutboxError) in try outbox.record(results) })
+                for result in results.values {
+                    switch result {
+                    case .delivered: outcome.requestsDelivered += 1
+                    case .rejected: outcome.requestsQuarantined += 1
+                    case .failed: break
+                    }
+                }
+                let quarantined = results.values.filter { if case .rejected = $0 { true } else { false } }.count
+                if quarantined > 0 { logger.warning("the central refused requests; quarantined", metadata: ["count": "\(quarantined)"]) }
+            }
+        }
+    }
+
+    /// Runs a local write, turning its error into ``SyncError`` `.local`.
+    private func local<T, E: Error>(_ body: () throws(E) -> T) throws(SyncError) -> T {
+        do { return try body() } catch { throw SyncError(.local, "\(error)") }
+    }
+}
+
+/// The central's state as `/api/v1/status` shows it; shared between the sync task and status readers.
+final class StatusTracker: Sendable {
+    private let state: Mutex<StatusReport.CentralInfo>
+
+    init(url: String) {
+        state = Mutex(.init(state: "offline", url: Self.redact(url), lastError: "not synced yet"))
+    }
+
+    var info: StatusReport.CentralInfo { state.withLock { $0 } }
+
+    func contacted() {
+        state.withLock { $0.lastContact = Date() }
+    }
+
+    func succeeded() {
+        state.withLock {
+            let now = Date()
+            $0.state = "online"
+            $0.lastContact = now
+            $0.lastSuccessfulSync = now
+            $0.lastError = nil
+        }
+    }
+
+    func failed(_ error: SyncError) {
+        state.withLock {
+            $0.state = "offline"
+            $0.lastError = error.description
+        }
+    }
+
+    /// The URL without any user:password part.
+    static func redact(_ url: String) -> String {
+        guard var parts = URLComponents(string: url) else { return "(invalid URL)" }
+        parts.user = nil
+        parts.password = nil
+        parts.query = nil
+        return parts.string ?? "(invalid URL)"
+    }
+}

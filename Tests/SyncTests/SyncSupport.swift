@@ -1,0 +1,375 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh folder under the system temp dir, removed when the test ends.
+final class TempDir: Sendable {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "cus-sync-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func file(_ name: String) -> String { path + "/" + name }
+    func write(_ name: String, _ text: String) throws -> String {
+        let p = file(name)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: p))
+        return p
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Where the package's executables were built: beside the test bundle, or `KIOSK_BIN_DIR`.
+func binary(_ name: String) -> String {
+    if let dir = ProcessInfo.processInfo.environment["KIOSK_BIN_DIR"] { return dir + "/" + name }
+    let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [bundleDir, bundleDir.deletingLastPathComponent()] {
+        let path = candidate.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return root.appendingPathComponent(".build/debug/\(name)").path
+}
+
+struct Finished {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program to completion.
+func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Finished {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: program)
+    p.arguments = arguments
+    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Finished(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    guard ok else { throw TestFailure("cannot find a free port") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// Polls `condition` until it holds; generous by default for a loaded machine.
+func eventually(_ what: String, timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+    throw TestFailure("timed out waiting for: \(what)")
+}
+
+/// A `cus-central` with its own SQLite database, run as a real process.
+final class CentralProcess {
+    let dir: TempDir
+    let database: String
+    var process: Process?
+    private(set) var address = ""
+
+    init(dir: TempDir) {
+        self.dir = dir
+        database = "sqlite:" + dir.file("central.db")
+    }
+
+    /// Runs a `cus-central` admin command against this database.
+    @discardableResult
+    func admin(_ arguments: [String]) throws -> Finished {
+        let r = try run(binary("cus-central"), arguments + ["--database", database])
+        guard r.status == 0 else { throw TestFailure("cus-central \(arguments.joined(separator: " ")) failed \(r.status): \(r.stderr)") }
+        return r
+    }
+
+    func enrolKiosk(_ name: String) throws -> String {
+        try admin(["kiosk", "add", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func importRegistry(_ csv: String) throws {
+        let path = try dir.write("registry-\(UUID().uuidString.prefix(6)).csv", csv)
+        try admin(["registry", "import", path])
+    }
+
+    /// The requests in the inbox (JSON objects).
+    func requests() throws -> [[String: Any]] {
+        let r = try admin(["requests", "list", "--json", "--limit", "100000"])
+        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        return object?["requests"] as? [[String: Any]] ?? []
+    }
+
+    /// Every request in the inbox, paged over `GET /v1/staff/requests` (the CLI lists at most 500).
+    func allRequests(staffToken: String) async throws -> [[String: Any]] {
+        var all: [[String: Any]] = []
+        var after = 0
+        while true {
+            let page = try await http("GET", url + "/v1/staff/requests?after_id=\(after)&limit=500", bearer: staffToken)
+            guard page.status == 200, let list = page.json?["requests"] as? [[String: Any]] else {
+                throw TestFailure("staff requests: HTTP \(page.status)")
+            }
+            all += list
+            guard list.count == 500, let last = list.last?["id"] as? Int else { return all }
+            after = last
+        }
+    }
+
+    /// Starts serving on `port` (0: any free port) and waits until it listens.
+    func start(port: Int = 0) async throws {
+        let addressFile = dir.file("central.addr")
+        try? FileManager.default.removeItem(atPath: addressFile)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary("cus-central"))
+        p.arguments = ["serve", "--database", database, "--listen", "127.0.0.1:\(port)", "--address-file", addressFile]
+        let log = dir.file("central.log")
+        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
+        let handle = FileHandle(forWritingAtPath: log)
+        handle?.seekToEndOfFile()
+        p.standardError = handle
+        p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        process = p
+        try await eventually("cus-central listening", timeout: .seconds(60)) {
+            guard p.isRunning else { throw TestFailure("cus-central exited") }
+            guard let text = try? String(contentsOfFile: addressFile, encoding: .utf8), !text.isEmpty else { return false }
+            address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return true
+        }
+    }
+
+    var url: String { "http://\(address)" }
+
+    func stop() {
+        guard let p = process, p.isRunning else { return }
+        p.terminate()
+        p.waitUntilExit()
+    }
+
+    deinit { if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+}
+
+/// A `kioskd` started as a real process with a central configured, its log in `state.log`.
+final class Kiosk {
+    let process = Process()
+    let state: String
+    let logPath: String
+    private(set) var address = ""
+
+    init(state: String, central: String?, token: String?, extraEnvironment: [String: String] = [:]) throws {
+        self.state = state
+        logPath = state + ".log"
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        try? FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        // A stale address from a killed run must not be read as this run's.
+        try? FileManager.default.removeItem(atPath: state + "/http.addr")
+        process.executableURL = URL(fileURLWithPath: binary("kioskd"))
+        var env = ProcessInfo.processInfo.environment
+        env["KIOSK_STATE_DIR"] = state
+        env["KIOSK_HTTP_ADDR"] = "127.0.0.1:0"
+        env["KIOSK_NFC_DEVICE"] = "none"
+        env["KIOSK_LOG_LEVEL"] = "debug"
+        env["KIOSK_CENTRAL_URL"] = central
+        env["KIOSK_CENTRAL_TOKEN"] = token
+        process.environment = env.merging(extraEnvironment) { $1 }
+        let handle = FileHandle(forWritingAtPath: logPath)
+        handle?.seekToEndOfFile()
+        process.standardError = handle
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+    }
+
+    func waitUntilListening() async throws {
+        try await eventually("kioskd listening", timeout: .seconds(60)) {
+            guard process.isRunning else { throw TestFailure("kioskd exited \(process.terminationStatus): \(log.suffix(2000))") }
+            guard let text = try? String(contentsOfFile: state + "/http.addr", encoding: .utf8), !text.isEmpty else { return false }
+            address = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return true
+        }
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    var base: String { "http://\(address)/api/v1" }
+
+    func sigkill() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func terminate() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    // MARK: API
+
+    func status() async throws -> [String: Any] {
+        try await http("GET", base + "/status").json ?? [:]
+    }
+
+    /// `POST /api/v1/sync`; the outcome object and the HTTP status.
+    func sync() async throws -> (Int, [String: Any]) {
+        let r = try await http("POST", base + "/sync", timeout: 300)
+        return (r.status, r.json ?? [:])
+    }
+
+    /// Syncs until the outcome is ok (the automatic sync may hold the first try).
+    func syncUntilOK(timeout: Duration = .seconds(120)) async throws -> [String: Any] {
+        var last: [String: Any] = [:]
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let (status, outcome) = try? await sync() {
+                last = outcome
+                if status == 200 { return outcome }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        throw TestFailure("sync never succeeded; last outcome \(last); log: \(log.suffix(3000))")
+    }
+
+    /// The verdict for a typed number.
+    func check(_ number: String) async throws -> [String: Any] {
+        try await http("POST", base + "/check", body: #"{"number":"\#(number)"}"#).json ?? [:]
+    }
+
+    func cardCount() async throws -> Int {
+        ((try await status())["replica"] as? [String: Any])?["cards"] as? Int ?? -1
+    }
+}
+
+struct HTTPResult {
+    var status: Int
+    var body: Data
+    var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
+}
+
+func http(_ method: String, _ url: String, body: String? = nil, timeout: TimeInterval = 30, bearer: String? = nil) async throws -> HTTPResult {
+    guard let u = URL(string: url) else { throw TestFailure("bad url \(url)") }
+    var request = URLRequest(url: u)
+    if let bearer { request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
+    request.httpMethod = method
+    request.timeoutInterval = timeout
+    if let body {
+        request.httpBody = Data(body.utf8)
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    }
+    let (data, response) = try await URLSession.shared.data(for: request)
+    return HTTPResult(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+}
+
+/// The day `n` days from today in Warsaw, as `YYYY-MM-DD`.
+func warsawDay(_ n: Int) -> String {
+    var cal = Calendar(identifier: .gregorian)
+    cal.timeZone = TimeZone(identifier: "Europe/Warsaw") ?? .gmt
+    let d = cal.date(byAdding: .day, value: n, to: Date()) ?? Date()
+    let c = cal.dateComponents([.year, .month, .day], from: d)
+    return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
+}
+
+/// A small registry: valid senior and disability cards, a large-family parent, a replaced chip.
+func registryCSV() -> String {
+    let past = warsawDay(-400), later = warsawDay(900)
+    return """
+        card_number;uid;entitlement;role;first_name;last_name;valid_from;valid_until;status
+        SKS-0001;04:A1:10:22:33:44:80;senior60;;Halina;Wójcik;\(past);;active
+        KDR-1001;04:B2:20:11:22:33:90;large_family;parent;Agnieszka;Dąbrowska;\(past);;active
+        USM-3001;;disability;;Michał;Jankowski;\(past);\(later);active
+        SKS-0008;04:A1:10:22:33:44:87;senior60;;Henryk;Woźniak;\(past);;revoked
+        SKS-0008;04:A1:10:22:33:44:97;senior60;;Henryk;Woźniak;\(past);;active
+        """
+}
+
+/// `count` extra senior cards `BIG-<n>` (printed), for large deltas.
+func bigRegistryCSV(count: Int, prefix: String = "BIG") -> String {
+    let past = warsawDay(-10)
+    var lines = ["card_number;uid;entitlement;role;first_name;last_name;valid_from;valid_until;status"]
+    for i in 0..<count { lines.append("\(prefix)-\(String(format: "%05d", i));;senior60;;Jan;Nowak;\(past);;active") }
+    return lines.joined(separator: "\n") + "\n"
+}
+
+/// A minimal HTTP server that answers every request the same broken way: for the tests of a misbehaving central.
+final class FakeCentral: @unchecked Sendable {
+    enum Mode: Sendable {
+        /// HTTP 500 with a JSON error.
+        case serverError
+        /// HTTP 200 with bytes that are not the expected JSON.
+        case garbage
+        /// Accepts the connection and closes it without a word.
+        case hangUp
+    }
+
+    let port: Int
+    private let fd: Int32
+    private let mode: Mode
+    private let thread: Thread
+
+    init(mode: Mode) throws {
+        self.mode = mode
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let fd = self.fd
+        let ok = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok, listen(fd, 16) == 0 else { throw TestFailure("fake central cannot listen") }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        let mode = self.mode
+        thread = Thread {
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 { return }
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                _ = recv(client, &buffer, buffer.count, 0)
+                let reply: String
+                switch mode {
+                case .serverError:
+                    let body = #"{"error":{"code":"internal","message":"boom"}}"#
+                    reply = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+                case .garbage:
+                    let body = #"{"changes":[{"seq":"x"}],"next_after":"#
+                    reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+                case .hangUp:
+                    reply = ""
+                }
+                if !reply.isEmpty { _ = reply.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) } }
+                close(client)
+            }
+        }
+        thread.start()
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+}

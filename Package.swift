@@ -202,6 +202,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "SyncBenchmark",
+            dependencies: [
+                "CardModel", "Replica", "Outbox", "KioskAPI", "Sync",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/SyncBenchmark",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tests
         .testTarget(name: "CardCheckTests", dependencies: ["CardModel", "CardCheck"], swiftSettings: swiftSettings),
         .testTarget(name: "ReplicaTests", dependencies: ["CardModel", "Replica", "RegistryCSV"], swiftSettings: swiftSettings),

@@ -14,8 +14,16 @@ public protocol CentralConnection: Sendable {
     func services() async throws(SyncError) -> [KioskService]
     /// `GET /v1/registry/changes?after=&limit=`, checked.
     func changes(after: Int64, limit: Int) async throws(SyncError) -> CentralFeedPage
-    /// `GET /v1/registry/snapshot`: the sequence it was taken at and every card, checked.
-    func snapshot() async throws(SyncError) -> (seq: Int64, cards: [SyncedCard])
+    /// `GET /v1/registry/snapshot`, streamed: hands the checked cards to `receive` in batches of at most
+    /// `batchSize` as they arrive, and returns the header's sequence and card count once every card has
+    /// arrived and their number matched the header.
+    ///
+    /// Memory stays bounded whatever the registry's size; a snapshot cut short or malformed anywhere
+    /// throws ``SyncError`` `.malformed` (after some batches may have been handed over: the receiver
+    /// must apply them atomically, as ``Replica/replaceAll(from:at:)`` does).
+    func snapshot(
+        batchSize: Int, _ receive: @Sendable ([SyncedCard]) async throws(SyncError) -> Void
+    ) async throws(SyncError) -> (seq: Int64, cards: Int)
     /// `POST /v1/requests`: one result per item, keyed by idempotency key.
     func submit(_ items: [OutboxItem]) async throws(SyncError) -> [String: DeliveryResult]
     /// Releases connections.
@@ -114,34 +122,50 @@ public final class HTTPCentralClient: CentralConnection {
         return try CentralFeedPage(try Wire.decode(Wire.ChangePage.self, from: data, what: "a change-feed page"), after: after)
     }
 
-    public func snapshot() async throws(SyncError) -> (seq: Int64, cards: [SyncedCard]) {
-        let (status, headers, body) = try await send(
-            HTTPClientRequest(url: base + "/v1/registry/snapshot"), authorised: true, timeout: timeouts.snapshot, limit: Self.maxSnapshotBytes
-        )
-        try Self.check(status, body)
-        var buffer = body
-        let plain: ByteBuffer
-        if headers["Content-Encoding"].first?.lowercased() == "gzip" {
-            do { plain = try buffer.decompress(with: .gzip(), maxSize: Self.maxSnapshotBytes) } catch {
-                throw SyncError(.malformed, "the snapshot is not valid gzip")
+    /// Longest NDJSON line accepted in a snapshot (one card).
+    static let maxSnapshotLineBytes = 256 * 1024
+    /// Most cards a snapshot header may announce.
+    static let maxSnapshotCards = 100_000_000
+
+    public func snapshot(
+        batchSize: Int, _ receive: @Sendable ([SyncedCard]) async throws(SyncError) -> Void
+    ) async throws(SyncError) -> (seq: Int64, cards: Int) {
+        var request = HTTPClientRequest(url: base + "/v1/registry/snapshot")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Accept", value: "application/x-ndjson")
+        request.headers.add(name: "User-Agent", value: "kioskd/\(KioskVersion.current)")
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: .seconds(max(1, timeouts.snapshot.components.seconds)))
+        } catch {
+            throw Self.classify(error)
+        }
+        if response.status != .ok {
+            let body: ByteBuffer
+            do { body = try await response.body.collect(upTo: 64 * 1024) } catch { throw Self.classify(error) }
+            try Self.check(response.status, body)
+        }
+        let gzip = response.headers["Content-Encoding"].first?.lowercased() == "gzip"
+        var reader = SnapshotReader(batchSize: batchSize, maxLine: Self.maxSnapshotLineBytes, maxCards: Self.maxSnapshotCards)
+        let inflater = gzip ? try StreamingInflater() : nil
+        defer { inflater?.close() }
+        do {
+            for try await var chunk in response.body {
+                if let inflater {
+                    try inflater.inflate(&chunk) { (plain: inout ByteBuffer) throws(SyncError) in try reader.consume(&plain) }
+                } else {
+                    try reader.consume(&chunk)
+                }
+                while let batch = reader.takeBatch() { try await receive(batch) }
             }
-        } else {
-            plain = buffer
+        } catch let error as SyncError {
+            throw error
+        } catch {
+            throw Self.classify(error)
         }
-        let data = Data(plain.readableBytesView)
-        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).makeIterator()
-        guard let first = lines.next() else { throw SyncError(.malformed, "the snapshot is empty") }
-        let header = try Wire.decode(Wire.SnapshotHeader.self, from: Data(first), what: "the snapshot header")
-        guard header.seq >= 0, header.cards >= 0 else { throw SyncError(.malformed, "the snapshot header is out of range") }
-        var cards: [SyncedCard] = []
-        cards.reserveCapacity(min(header.cards, 10_000_000))
-        while let line = lines.next() {
-            cards.append(try Wire.decode(Wire.Card.self, from: Data(line), what: "a snapshot card").synced())
-        }
-        guard cards.count == header.cards else {
-            throw SyncError(.malformed, "the snapshot has \(cards.count) cards but its header says \(header.cards) (cut short?)")
-        }
-        return (header.seq, cards)
+        let header = try reader.finish()
+        while let batch = reader.takeBatch(all: true) { try await receive(batch) }
+        return header
     }
 
     public func submit(_ items: [OutboxItem]) async throws(SyncError) -> [String: DeliveryResult] {

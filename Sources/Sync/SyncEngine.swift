@@ -17,6 +17,8 @@ public actor SyncEngine: SyncTrigger {
     let central: any CentralConnection
     let logger: Logger
     let pageSize: Int
+    /// Cards per batch handed from the snapshot download to the replica's writer.
+    let snapshotBatchSize = 2000
     private let tracker: StatusTracker
     private var running: Task<SyncOutcome, Never>?
 
@@ -97,11 +99,9 @@ public actor SyncEngine: SyncTrigger {
     }
 
     private func bootstrap(_ outcome: inout SyncOutcome) async throws(SyncError) {
-        let (seq, cards) = try await central.snapshot()
-        tracker.contacted()
-        try local({ () throws(ReplicaError) in try replica.replaceAll(with: cards, cursor: seq) })
+        let summary = try await streamSnapshot()
         outcome.bootstrapped = true
-        logger.notice("replica bootstrapped from the central's snapshot", metadata: ["cards": "\(cards.count)", "seq": "\(seq)"])
+        logger.notice("replica bootstrapped from the central's snapshot", metadata: ["cards": "\(summary.cards)", "seq": "\(summary.seq)"])
         // Continue from the snapshot's sequence so that nothing written meanwhile is missed.
         guard let cursor = try local({ () throws(ReplicaError) in try replica.syncCursor() }) else { return }
         var after = cursor
@@ -113,6 +113,35 @@ public actor SyncEngine: SyncTrigger {
             outcome.changesApplied += page.count
             after = page.nextAfter
             if !page.hasMore { return }
+        }
+    }
+
+    /// Streams the central's snapshot into the replica: the download and parsing run here, the writes on the
+    /// replica's writer, one bounded ``SnapshotFeed`` between them, one transaction for the whole registry.
+    private func streamSnapshot() async throws(SyncError) -> Replica.SnapshotSummary {
+        let feed = SnapshotFeed(capacity: 2)
+        let replica = self.replica
+        let tracker = self.tracker
+        let writer = Task { try await replica.replaceAll(from: feed) }
+        let header: (seq: Int64, cards: Int)
+        do {
+            header = try await central.snapshot(batchSize: snapshotBatchSize) { @Sendable (cards: [SyncedCard]) throws(SyncError) in
+                tracker.contacted()
+                guard await feed.send(cards) else { throw SyncError(.local, "the replica stopped taking the snapshot") }
+            }
+        } catch {
+            feed.fail()
+            // The replica's own failure says more than "it stopped taking the snapshot".
+            if case .failure(let stored) = await writer.result, error.code == .local {
+                throw SyncError(.local, "\(stored)")
+            }
+            throw error
+        }
+        tracker.contacted()
+        feed.finish(seq: header.seq, cards: header.cards)
+        switch await writer.result {
+        case .success(let summary): return summary
+        case .failure(let error): throw SyncError(.local, "\(error)")
         }
     }
 

@@ -1,7 +1,7 @@
 import CentralStore
 import Foundation
 public import Hummingbird
-import Logging
+public import Logging
 import NIOCore
 
 /// An error answered as `{"error":{"code":…,"message":…}}` with an HTTP status.
@@ -70,15 +70,81 @@ public struct APIError: Error, Sendable {
     }
 }
 
+/// The paths the router knows and the methods each answers: what 404, 405 and `OPTIONS` are decided from.
+public struct RouteTable: Sendable {
+    struct Entry: Sendable {
+        /// Path segments; `nil` where the route captures a parameter.
+        var segments: [String?]
+        var methods: Set<HTTPRequest.Method>
+    }
+    let entries: [Entry]
+
+    /// The table of `routes` (from `Router.routes`).
+    public init(_ routes: [Router<CentralContext>.RouteDescription]) {
+        var byPath: [String: Entry] = [:]
+        for route in routes {
+            let segments: [String?] = route.path.components.map { element in
+                let text = element.description
+                return text.hasPrefix(":") || text.hasPrefix("{") || text == "*" ? nil : text
+            }
+            byPath[route.path.description, default: Entry(segments: segments, methods: [])].methods.insert(route.method)
+        }
+        entries = byPath.keys.sorted().compactMap { byPath[$0] }
+    }
+
+    /// The methods answered at `path`, or `nil` when no route has this path.
+    public func methods(at path: String) -> Set<HTTPRequest.Method>? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        var found: Set<HTTPRequest.Method>?
+        for entry in entries where entry.segments.count == parts.count {
+            let matches = zip(entry.segments, parts).allSatisfy { segment, part in segment.map { $0 == part } ?? true }
+            if matches { found = (found ?? []).union(entry.methods) }
+        }
+        return found
+    }
+
+    /// `Allow` header value for `methods`, in a stable order, with `OPTIONS` (always answered).
+    static func allow(_ methods: Set<HTTPRequest.Method>) -> String {
+        (methods.map(\.rawValue) + ["OPTIONS"]).sorted().joined(separator: ", ")
+    }
+}
+
 /// Wraps the router so that every error, also from unmatched routes, becomes a JSON error body.
-public struct JSONErrorResponder<Inner: HTTPResponder>: HTTPResponder {
+///
+/// A known path asked with a method it does not answer gets 405 with `Allow`; `OPTIONS` on a known
+/// path gets 204 with `Allow`; an unknown path gets 404. All before any token is checked.
+public struct JSONErrorResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context == CentralContext {
     /// The wrapped responder's context.
     public typealias Context = Inner.Context
     let inner: Inner
+    let routes: RouteTable
     let logger: Logger
+
+    /// Wraps `inner`, deciding 404/405/`OPTIONS` from `routes`.
+    public init(inner: Inner, routes: RouteTable, logger: Logger) {
+        self.inner = inner
+        self.routes = routes
+        self.logger = logger
+    }
 
     /// Responds with `inner`, turning thrown errors into JSON errors.
     public func respond(to request: Request, context: Context) async throws -> Response {
+        guard let methods = routes.methods(at: request.uri.path) else {
+            return APIError(.notFound, "not_found", "no such path; see docs/openapi/central.yaml for the routes").response()
+        }
+        guard methods.contains(request.method) else {
+            var response: Response
+            if request.method == .options {
+                response = Response(status: .noContent)
+            } else {
+                response = APIError(
+                    .methodNotAllowed, "method_not_allowed",
+                    "\(request.method.rawValue) is not answered here; use \(methods.map(\.rawValue).sorted().joined(separator: " or "))"
+                ).response()
+            }
+            response.headers[.allow] = RouteTable.allow(methods)
+            return response
+        }
         do {
             return try await inner.respond(to: request, context: context)
         } catch {

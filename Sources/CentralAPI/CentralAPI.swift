@@ -16,7 +16,7 @@ public enum CentralAPI {
 
     /// The router with every route; wrap it with ``JSONErrorResponder`` (``application(store:configuration:retention:logger:onServerRunning:)`` does).
     public static func router(store: any CentralStore) -> Router<CentralContext> {
-        let router = Router(context: CentralContext.self)
+        let router = Router(context: CentralContext.self, options: .autoGenerateHeadEndpoints)
         router.get("v1/health") { _, _ in json(["status": "ok"]) }
         router.get("v1/services") { _, _ in try json(ServicesBody(services: ServiceCatalogue.services)) }
 
@@ -54,20 +54,20 @@ public enum CentralAPI {
             return try json(RequestsBody(requests: try await store.requests(status: status, afterID: after, limit: Int(limit))))
         }
         staff.post("requests/:id/status") { request, context in
-            guard let text = context.parameters.get("id"), let id = Int64(text), id > 0 else {
+            guard let id = Int64(pathParameter(context, "id")), id > 0 else {
                 throw APIError.badRequest("the request id is a positive whole number")
             }
             let change = try await readJSON(request, as: RequestStatusChange.self)
             return try json(try await store.setRequestStatus(id: id, change))
         }
         staff.put("people/:person") { request, context in
-            let id = context.parameters.get("person") ?? ""
+            let id = pathParameter(context, "person")
             let body = try await readJSON(request, as: PersonBody.self)
             try await store.upsertPerson(id: id, displayName: body.displayName)
             return try json(PersonResponse(personID: id, displayName: body.displayName))
         }
         staff.put("people/:person/entitlements") { request, context in
-            let id = context.parameters.get("person") ?? ""
+            let id = pathParameter(context, "person")
             let body = try await readJSON(request, as: EntitlementsBody.self)
             try await store.setEntitlements(personID: id, body.entitlements)
             return try json(body)
@@ -112,7 +112,8 @@ public enum CentralAPI {
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let responder = JSONErrorResponder(inner: router(store: store).buildResponder(), logger: logger)
+        let router = router(store: store)
+        let responder = JSONErrorResponder(inner: router.buildResponder(), routes: RouteTable(router.routes), logger: logger)
         var services: [any Service] = []
         if let retention { services.append(FeedPruner(store: store, retention: retention, logger: logger)) }
         return Application(
@@ -131,9 +132,15 @@ public enum CentralAPI {
     static func kioskID(_ context: CentralContext) throws -> Int64 { try kioskPrincipal(context).id }
 
     static func cardNumber(_ context: CentralContext) throws -> CardNumber {
-        do { return try CardNumber(normalising: context.parameters.get("number") ?? "") } catch {
+        do { return try CardNumber(normalising: pathParameter(context, "number")) } catch {
             throw APIError.badRequest("card number: \(error.message.en)")
         }
+    }
+
+    /// A path parameter, percent-decoded (`SKS%200001` is `SKS 0001`); empty when absent or badly encoded.
+    static func pathParameter(_ context: CentralContext, _ name: String) -> String {
+        guard let raw = context.parameters.get(name) else { return "" }
+        return raw.removingPercentEncoding ?? ""
     }
 
     /// An integer query parameter: `default` when absent, 400 when not a number in `range`.

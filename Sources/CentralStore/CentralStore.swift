@@ -90,6 +90,9 @@ public func openCentralStore(_ url: String, logger: Logger) async throws(Central
     } catch {
         await backend.close()
         if let error = error as? CentralStoreError { throw error }
+        if backend.dialect == .postgres, let parsed = URL(string: url) {
+            throw .unavailable("cannot reach or migrate PostgreSQL at \(parsed.host ?? "?"):\(parsed.port ?? 5432); check that it runs and the URL's user, password and database (\(String(describing: error)))")
+        }
         throw .unavailable("cannot migrate the database: \(String(reflecting: error))")
     }
     return RelationalCentralStore(backend: backend, logger: logger)

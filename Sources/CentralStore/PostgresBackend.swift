@@ -28,7 +28,11 @@ final class PostgresBackend: SQLBackend {
             config.options.additionalStartupParameters = [("search_path", schema)]
         }
         config.options.maximumConnections = 8
-        let client = PostgresClient(configuration: config, backgroundLogger: logger)
+        // The pool's own chatter (e.g. a lease racing the pool's start, which it then serves) is not
+        // for the people running the CLI; failures still reach them as errors from each call.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        let client = PostgresClient(configuration: config, backgroundLogger: background)
         self.client = client
         self.logger = logger
         runner = Task { await client.run() }

@@ -162,15 +162,15 @@ extension RelationalCentralStore {
         var reason: String?
         switch change.status {
         case .scheduled:
-            guard let at = change.scheduledAt, at.count <= 40, (try? Date(at, strategy: .iso8601)) != nil else {
+            guard let at = change.scheduledAt, InputRules.isRFC3339(at) else {
                 throw .invalid("scheduled needs scheduled_at, an RFC 3339 time such as 2025-03-04T09:30:00+01:00")
             }
             scheduledAt = at
         case .declined:
-            guard let why = change.reason?.trimmingCharacters(in: .whitespacesAndNewlines), !why.isEmpty, why.count <= 500 else {
-                throw .invalid("declined needs a reason (1 to 500 characters) the resident can be told")
+            guard let why = change.reason, InputRules.isReason(why) else {
+                throw .invalid("declined needs a reason (1 to 500 characters, not only spaces) the resident can be told")
             }
-            reason = why
+            reason = why.trimmingCharacters(in: .init(charactersIn: " \t\r\n"))
         case .received, .done:
             break
         }

@@ -298,10 +298,9 @@ final class RelationalCentralStore: CentralStore {
 
     /// Display names are first name plus initial ("Anna K."): never a full last name.
     static func checkDisplayName(_ name: String) throws(CentralStoreError) {
-        let words = name.split(separator: " ")
-        guard name.count <= 64, words.count >= 2, let last = words.last, last.count == 2, last.last == ".",
-              last.first?.isLetter == true, name.allSatisfy({ !$0.isNewline })
-        else { throw .invalid("display_name must be the first name and the initial of the last name, e.g. \"Anna K.\"") }
+        guard InputRules.isDisplayName(name) else {
+            throw .invalid("display_name must be the first name and the initial of the last name, e.g. \"Anna K.\" (at most 64 characters, single spaces)")
+        }
     }
 
     func upsertPerson(id: String, displayName: String) async throws(CentralStoreError) {
@@ -367,7 +366,7 @@ final class RelationalCentralStore: CentralStore {
         let uid = try Self.chip(uid: input.uid, technology: input.technology)
         try Self.checkPersonID(input.personID)
         if let from = input.validFrom, let until = input.validUntil, until < from { throw .invalid("valid_until is before valid_from") }
-        if let series = input.series, series.count > 32 { throw .invalid("series is at most 32 characters") }
+        if let series = input.series, !InputRules.isSeries(series) { throw .invalid("series is at most 32 characters, without control characters") }
         return try await run(.write) { db in
             guard try await db.one("SELECT id FROM person WHERE id = ?", [.text(input.personID)]) != nil else {
                 throw CentralStoreError.notFound("no person \(input.personID); create it with PUT /v1/staff/people/{person_id}")
@@ -427,7 +426,7 @@ final class RelationalCentralStore: CentralStore {
 
     func replaceCard(number: CardNumber, with replacement: ReplacementInput) async throws(CentralStoreError) -> CardView {
         let uid = try Self.chip(uid: replacement.uid, technology: replacement.technology)
-        if let series = replacement.series, series.count > 32 { throw .invalid("series is at most 32 characters") }
+        if let series = replacement.series, !InputRules.isSeries(series) { throw .invalid("series is at most 32 characters, without control characters") }
         return try await run(.write) { db in
             guard let current = try await db.one(Self.currentChip, [.text(number.value)]) else {
                 throw CentralStoreError.notFound("no card \(number.masked)")

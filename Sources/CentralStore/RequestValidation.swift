@@ -17,12 +17,12 @@ extension RequestItem {
         guard case .number(let seq)? = raw["kiosk_seq"], seq >= 0, seq <= 9_007_199_254_740_991, seq.rounded() == seq else {
             return fail("kiosk_seq must be a whole number of 0 or more")
         }
-        guard case .string(let created)? = raw["created_at"], created.count <= 40, (try? Date(created, strategy: .iso8601)) != nil else {
+        guard case .string(let created)? = raw["created_at"], InputRules.isRFC3339(created) else {
             return fail("created_at must be an RFC 3339 time, e.g. 2025-03-01T10:15:00Z")
         }
         guard case .string(let service)? = raw["service"] else { return fail("service is missing or not a string") }
         guard ServiceCatalogue.service(id: service) != nil else {
-            return fail("service \"\(service.prefix(40))\" is not in the catalogue (GET /v1/services)")
+            return fail("service \"\(InputRules.echo(service))\" is not in the catalogue (GET /v1/services)")
         }
         guard case .string(let numberText)? = raw["card_number"] else { return fail("card_number is missing or not a string") }
         let number: CardNumber

@@ -1,0 +1,119 @@
+/// The rules for text the central accepts, written so that docs/openapi/central.yaml can state
+/// each one exactly as a JSON Schema `pattern`/`maxLength` (lengths count Unicode scalars, as JSON
+/// Schema does; never grapheme clusters).
+public enum InputRules {
+    /// Most scalars in an RFC 3339 time (`created_at`, `scheduled_at`).
+    public static let maxTimeLength = 40
+    /// Most scalars in a card series.
+    public static let maxSeriesLength = 32
+    /// Most scalars in a decline reason.
+    public static let maxReasonLength = 500
+    /// Most scalars in a display name.
+    public static let maxDisplayNameLength = 64
+
+    /// Whether `text` is an RFC 3339 date-time: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, `T` and
+    /// `Z` in either case, a real calendar day, seconds 00–59 (no leap second: kiosk clocks never show one),
+    /// at most ``maxTimeLength`` characters.
+    ///
+    /// Schema: `format: date-time`, `maxLength: 40`, and the pattern in `central.yaml`.
+    public static func isRFC3339(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        guard u.count >= 20, u.count <= maxTimeLength else { return false }
+        func digits(_ from: Int, _ count: Int) -> Int? {
+            guard from + count <= u.count else { return nil }
+            var v = 0
+            for i in from..<(from + count) {
+                guard u[i] >= 48, u[i] <= 57 else { return nil }
+                v = v * 10 + Int(u[i] - 48)
+            }
+            return v
+        }
+        guard let year = digits(0, 4), u[4] == UInt8(ascii: "-"), let month = digits(5, 2), u[7] == UInt8(ascii: "-"),
+              let day = digits(8, 2), u[10] == UInt8(ascii: "T") || u[10] == UInt8(ascii: "t"),
+              let hour = digits(11, 2), u[13] == UInt8(ascii: ":"), let minute = digits(14, 2), u[16] == UInt8(ascii: ":"),
+              let second = digits(17, 2)
+        else { return false }
+        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+              hour <= 23, minute <= 59, second <= 59
+        else { return false }
+        var i = 19
+        if i < u.count, u[i] == UInt8(ascii: ".") {
+            i += 1
+            let start = i
+            while i < u.count, u[i] >= 48, u[i] <= 57 { i += 1 }
+            guard i > start else { return false }
+        }
+        guard i < u.count else { return false }
+        if u[i] == UInt8(ascii: "Z") || u[i] == UInt8(ascii: "z") {
+            i += 1
+        } else if u[i] == UInt8(ascii: "+") || u[i] == UInt8(ascii: "-") {
+            guard let oh = digits(i + 1, 2), let om = digits(i + 4, 2), u[i + 3] == UInt8(ascii: ":"), oh <= 23, om <= 59
+            else { return false }
+            i += 6
+        } else {
+            return false
+        }
+        return i == u.count
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// Whether `scalar` is a C0 or C1 control character (or DEL).
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
+
+    /// Whether `scalar` may start an initial: a Latin letter (ASCII, Latin-1, Latin Extended-A and -B).
+    static func isInitial(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x41...0x5A, 0x61...0x7A, 0xC0...0xD6, 0xD8...0xF6, 0xF8...0x24F: return true
+        default: return false
+        }
+    }
+
+    /// Whether `name` is a first name and the initial of the last name, e.g. "Anna K." or "Jan Maria Ł.":
+    /// words of non-space, non-control characters separated by single spaces, the last word a Latin
+    /// letter and a dot, 4 to ``maxDisplayNameLength`` scalars.
+    ///
+    /// Schema: `minLength: 4`, `maxLength: 64`, pattern `^[^ \x00-\x1f\x7f-\x9f]+( [^ \x00-\x1f\x7f-\x9f]+)* [A-Za-zÀ-ÖØ-öø-ɏ]\.$`.
+    public static func isDisplayName(_ name: String) -> Bool {
+        let s = Array(name.unicodeScalars)
+        guard s.count >= 4, s.count <= maxDisplayNameLength, !s.contains(where: isControl) else { return false }
+        // "… X." : a space, an initial and a dot at the end; before that, words separated by single spaces.
+        let n = s.count
+        guard s[n - 1] == ".", isInitial(s[n - 2]), s[n - 3] == " " else { return false }
+        let head = s[..<(n - 3)]
+        guard let first = head.first, let last = head.last, first != " ", last != " " else { return false }
+        return !zip(head, head.dropFirst()).contains { $0 == " " && $1 == " " }
+    }
+
+    /// Whether `reason` can be told to a resident: 1 to ``maxReasonLength`` scalars, no NUL, and
+    /// something other than spaces, tabs and line breaks.
+    ///
+    /// Schema: `minLength: 1`, `maxLength: 500`, pattern `^[^\x00]*[^\x00 \t\r\n][^\x00]*$`.
+    public static func isReason(_ reason: String) -> Bool {
+        let s = reason.unicodeScalars
+        return s.count <= maxReasonLength && !s.contains("\u{0}") && s.contains { !" \t\r\n".unicodeScalars.contains($0) }
+    }
+
+    /// Whether `series` is at most ``maxSeriesLength`` scalars without control characters.
+    ///
+    /// Schema: pattern `^[^\x00-\x1f\x7f-\x9f]{0,32}$`.
+    public static func isSeries(_ series: String) -> Bool {
+        let s = series.unicodeScalars
+        return s.count <= maxSeriesLength && !s.contains(where: isControl)
+    }
+
+    /// `text` cut to `limit` scalars with control characters replaced, safe to echo in a reason and to store.
+    static func echo(_ text: String, limit: Int = 40) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars.prefix(limit) { out.append(isControl(scalar) ? "\u{FFFD}" : scalar) }
+        return String(out)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -87,17 +88,38 @@ func eventually(_ what: String, timeout: Duration = .seconds(90), _ condition: (
     throw TestFailure("timed out waiting for: \(what)")
 }
 
-/// A `cus-central` with its own SQLite database, run as a real process.
+/// Which store the central runs on: SQLite always, PostgreSQL too when `CUS_TEST_POSTGRES_URL` is set
+/// (`.ci/run` starts one), so the kiosk-to-central tests pass on both.
+enum CentralStoreKind: String, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    static var available: [CentralStoreKind] {
+        ProcessInfo.processInfo.environment["CUS_TEST_POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+    }
+
+    var testDescription: String { rawValue }
+}
+
+/// A `cus-central` with its own database (an SQLite file, or a fresh PostgreSQL schema), run as a real process.
 final class CentralProcess {
     let dir: TempDir
     let database: String
     var process: Process?
     private(set) var address = ""
+    private let postgresSchema: (url: String, schema: String)?
 
-    init(dir: TempDir) {
+    init(dir: TempDir, store: CentralStoreKind = .sqlite) {
         self.dir = dir
-        database = "sqlite:" + dir.file("central.db")
+        if store == .postgres, let url = ProcessInfo.processInfo.environment["CUS_TEST_POSTGRES_URL"] {
+            let schema = "sync_" + UUID().uuidString.prefix(8).lowercased()
+            database = url + (url.contains("?") ? "&" : "?") + "schema=" + schema
+            postgresSchema = (url, schema)
+        } else {
+            database = "sqlite:" + dir.file("central.db")
+            postgresSchema = nil
+        }
     }
+
 
     /// Runs a `cus-central` admin command against this database.
     @discardableResult
@@ -169,7 +191,16 @@ final class CentralProcess {
         p.waitUntilExit()
     }
 
-    deinit { if let p = process, p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+    deinit {
+        if let p = process, p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        // Leave the shared test database as it was.
+        if let (url, schema) = postgresSchema {
+            _ = try? run("/usr/bin/psql", [url, "-qc", "DROP SCHEMA IF EXISTS \(schema) CASCADE"])
+        }
+    }
 }
 
 /// A `kioskd` started as a real process with a central configured, its log in `state.log`.

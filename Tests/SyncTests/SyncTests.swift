@@ -7,9 +7,9 @@ import Testing
 /// `kioskd` and `cus-central` as real processes over real HTTP.
 @Suite("Sync between kioskd and cus-central", .serialized)
 struct SyncTests {
-    @Test func bootstrapDeltasRevocationAndRequestStatus() async throws {
+    @Test(arguments: CentralStoreKind.available) func bootstrapDeltasRevocationAndRequestStatus(store: CentralStoreKind) async throws {
         let dir = TempDir()
-        let central = CentralProcess(dir: dir)
+        let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())
         let token = try central.enrolKiosk("skalka-1")
         let staff = try central.admin(["staff", "add", "kipus-anna"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -62,9 +62,9 @@ struct SyncTests {
         #expect(!kiosk.log.contains(token))
     }
 
-    @Test func localRequestRoutesAndCatalogue() async throws {
+    @Test(arguments: CentralStoreKind.available) func localRequestRoutesAndCatalogue(store: CentralStoreKind) async throws {
         let dir = TempDir()
-        let central = CentralProcess(dir: dir)
+        let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())
         let token = try central.enrolKiosk("skalka-2")
         try await central.start()
@@ -110,9 +110,9 @@ struct SyncTests {
         #expect(outbox["pending"] as? Int == 1)
     }
 
-    @Test func offlineKioskQueuesAndRequestsArriveExactlyOnce() async throws {
+    @Test(arguments: CentralStoreKind.available) func offlineKioskQueuesAndRequestsArriveExactlyOnce(store: CentralStoreKind) async throws {
         let dir = TempDir()
-        let central = CentralProcess(dir: dir)
+        let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())
         let token = try central.enrolKiosk("outreach-1")
         let port = try freePort()
@@ -182,9 +182,9 @@ struct SyncTests {
         #expect(centralInfo["last_successful_sync"] == nil)
     }
 
-    @Test func revokedKioskTokenIsRefusedAndShownInStatus() async throws {
+    @Test(arguments: CentralStoreKind.available) func revokedKioskTokenIsRefusedAndShownInStatus(store: CentralStoreKind) async throws {
         let dir = TempDir()
-        let central = CentralProcess(dir: dir)
+        let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())
         let token = try central.enrolKiosk("skalka-9")
         try await central.start()
@@ -208,9 +208,9 @@ struct SyncTests {
         #expect(ctl.stdout.contains("token"))
     }
 
-    @Test func sigkillDuringUploadLosesNothingAndDuplicatesNothing() async throws {
+    @Test(arguments: CentralStoreKind.available) func sigkillDuringUploadLosesNothingAndDuplicatesNothing(store: CentralStoreKind) async throws {
         let dir = TempDir()
-        let central = CentralProcess(dir: dir)
+        let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())
         let token = try central.enrolKiosk("skalka-k")
         let staff = try central.admin(["staff", "add", "kipus-k"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -248,9 +248,9 @@ struct SyncTests {
         #expect(try outbox.counts() == OutboxCounts(pending: 0, quarantined: 0, delivered: 1200))
     }
 
-    @Test func sigkillDuringDeltaApplyLeavesAConsistentReplica() async throws {
+    @Test(arguments: CentralStoreKind.available) func sigkillDuringDeltaApplyLeavesAConsistentReplica(store: CentralStoreKind) async throws {
         let dir = TempDir()
-        let central = CentralProcess(dir: dir)
+        let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())
         let token = try central.enrolKiosk("skalka-d")
         try await central.start()

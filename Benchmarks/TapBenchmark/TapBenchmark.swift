@@ -46,6 +46,8 @@ struct TapBenchmark {
 
         emit("emulator_command_latency", Double(latency), "ms")
         emit("taps", Double(taps), "taps")
+        emit("baseline_libnfc_samples", Double(baseline.count), "taps")
+        emit("kiosk_tap_to_verdict_samples", Double(kiosk.count), "taps")
         for (name, samples) in [("baseline_libnfc", baseline), ("kiosk_tap_to_verdict", kiosk)] {
             emit("\(name)_p50", percentile(samples, 0.5), "ms")
             emit("\(name)_p99", percentile(samples, 0.99), "ms")
@@ -60,6 +62,7 @@ struct TapBenchmark {
     static func measureBaseline(emulator: PN532Emulator, card: EmulatedCard, pages: Int, taps: Int) async throws -> [Double] {
         let shared = Shared()
         let thread = Thread {
+            defer { shared.finished.withLock { $0 = true } }
             var context: OpaquePointer?
             nfc_init(&context)
             guard let context, let device = nfc_open(context, emulator.connstring) else { return }
@@ -70,7 +73,9 @@ struct TapBenchmark {
             let modulation = cnfc_iso14443a_106()
             var answer = [UInt8](repeating: 0, count: 4 * pages + 8)
             let command: [UInt8] = [0x3A, 4, UInt8(3 + pages)]
-            while shared.done.withLock({ $0.count }) < taps {
+            // Until the driver is done (a tap the client missed must not keep it polling the
+            // emulator while the kiosk is measured).
+            while !shared.stop.withLock({ $0 }) && shared.done.withLock({ $0.count }) < taps {
                 guard nfc_initiator_select_passive_target(device, modulation, nil, 0, &target) > 0 else { continue }
                 let n = command.withUnsafeBufferPointer { tx in
                     answer.withUnsafeMutableBufferPointer { rx in
@@ -88,8 +93,9 @@ struct TapBenchmark {
         thread.start()
         try await Task.sleep(for: .milliseconds(300))
         try await drive(emulator: emulator, card: card, taps: taps, shared: shared) { shared.done.withLock { $0.count } }
-        // Let the thread see the last removal and close the device before the kiosk opens it.
-        try await Task.sleep(for: .milliseconds(800))
+        // Stop the client and wait until it has closed the device before the kiosk opens it.
+        shared.stop.withLock { $0 = true }
+        while !shared.finished.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(20)) }
         return shared.done.withLock { $0 }
     }
 
@@ -142,6 +148,10 @@ struct TapBenchmark {
     final class Shared: Sendable {
         let placedAt = Mutex<ContinuousClock.Instant?>(nil)
         let done = Mutex<[Double]>([])
+        /// The driver is done: the baseline client stops.
+        let stop = Mutex(false)
+        /// The baseline client has closed the device.
+        let finished = Mutex(false)
     }
 
     struct Interpreter: CardInterpreter {

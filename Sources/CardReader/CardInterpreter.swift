@@ -10,7 +10,8 @@ public protocol CardInterpreter: Sendable {
     /// Interprets one tag.
     /// - Parameters:
     ///   - uid: the chip UID reported by the reader.
-    ///   - technology: the chip type, from GET_VERSION (`ntag213/215/216`, `ultralight`).
+    ///   - technology: the chip type (`ntag213/215/216`, `ultralight`): for an NTAG21x from its
+    ///     capability container's size byte, otherwise from GET_VERSION. Shown and logged only.
     ///   - userMemory: the bytes from page 4 on (the NDEF TLV area), whole pages, as far as the
     ///     NDEF TLV reaches (to the end of user memory if the TLVs claim more, so the interpreter
     ///     can call it malformed); the first 12 bytes when the capability container is not NDEF.

@@ -2,7 +2,7 @@ internal import CNFC
 import Foundation
 
 // The only file (with its companion NFCContext below) that calls libnfc. Everything here blocks:
-// it is used only from a reader's own dedicated thread (see ReaderThread), never from Swift's
+// it is used only from a reader's own dedicated thread (see ReaderSession, TagWriter), never from Swift's
 // cooperative pool, and none of these types is Sendable, so the compiler keeps them there.
 
 /// The libnfc status codes the reader acts on (values from `<nfc/nfc.h>`).
@@ -105,6 +105,16 @@ enum SelectOutcome: Equatable {
     case failed(Int32)
 }
 
+/// What a select does when no card (or not the card asked for) is in the field.
+enum SelectMode: Equatable {
+    /// Infinite select off (MxRtyPassiveActivation 2): the reader tries briefly and answers "no
+    /// target". A select by UID uses it, so that "the card left" is a definite, immediate answer.
+    case askOnce
+    /// Infinite select on (MxRtyPassiveActivation 0xFF): the reader keeps polling and answers the
+    /// moment a card enters the field; libnfc ends the wait after 300 ms with `NFC_ETIMEOUT`.
+    case waitForCard
+}
+
 /// One opened reader (`nfc_device *`). Confined to the thread that opened it.
 final class NFCDevice {
     let pointer: OpaquePointer
@@ -125,12 +135,16 @@ final class NFCDevice {
         nfc_close(pointer)
     }
 
+    /// How the reader's select behaves when no card is in the field (`NP_INFINITE_SELECT`), as last
+    /// set; nil when unknown (a failed set, or a libnfc call that may have changed it).
+    private(set) var selectMode: SelectMode?
+
     /// Puts the reader in initiator mode and sets what the kiosk relies on: a select that asks
-    /// the field once and answers at once (infinite select OFF, so a silent reader shows as a
-    /// timeout rather than as an empty field), no automatic ISO 14443-4 activation, CRC and
-    /// easy framing handled by the PN53x.
+    /// the field once and answers at once (``SelectMode/askOnce``), no automatic ISO 14443-4
+    /// activation, CRC and easy framing handled by the PN53x.
     /// - Returns: 0, or the first libnfc error.
     func configureAsInitiator() -> Int32 {
+        selectMode = nil
         var result = nfc_initiator_init(pointer)
         guard result >= 0 else { return result }
         for (property, value) in [
@@ -140,10 +154,32 @@ final class NFCDevice {
             result = nfc_device_set_property_bool(pointer, property, value)
             guard result >= 0 else { return result }
         }
+        selectMode = .askOnce
         return 0
     }
 
+    /// Sets the select mode: one RFConfiguration (MaxRetries) command, answered at once by a live
+    /// reader and timed out by libnfc after 350 ms on a silent one. Always sent, even when the
+    /// mode does not change, so it doubles as the reader loop's liveness probe.
+    /// - Returns: 0, or the libnfc error (the mode is then unknown).
+    func setSelectMode(_ mode: SelectMode) -> Int32 {
+        let result = nfc_device_set_property_bool(pointer, NP_INFINITE_SELECT, mode == .waitForCard)
+        selectMode = result >= 0 ? mode : nil
+        return result
+    }
+
+    /// Forgets the select mode, so the next ``setSelectMode(_:)`` is not skipped by a caller that
+    /// compares with ``selectMode``: after a failure, or when the reader behaved unlike the mode.
+    func forgetSelectMode() {
+        selectMode = nil
+    }
+
     /// Selects one ISO 14443-A card at 106 kbps, optionally only the one with `uid`.
+    ///
+    /// In ``SelectMode/askOnce`` the reader answers at once (`.none` when no card). In
+    /// ``SelectMode/waitForCard`` it answers the moment a card enters the field, and libnfc gives
+    /// up after 300 ms with `NFC_ETIMEOUT` (then flushes its input for 50 ms): that timeout means
+    /// "no card yet" *or* "the reader is silent", which only a probe can tell apart.
     func selectISO14443A(uid: [UInt8]? = nil) -> SelectOutcome {
         var target = nfc_target()
         let modulation = cnfc_iso14443a_106()

@@ -7,10 +7,12 @@ import Synchronization
 /// One dedicated thread per running reader makes every libnfc call (they block); the Swift
 /// task that called ``run(onTap:)`` only receives finished taps and runs the watchdog. The
 /// reader:
-/// - polls ISO 14443-A at 106 kbps with infinite select off, so a live reader answers "no card"
-///   at once and a silent one shows as a timeout;
-/// - identifies the chip (SAK, UID length, GET_VERSION), reads the capability container and only
-///   the pages the NDEF TLV needs, and asks its ``CardInterpreter`` for the ``Presentation``;
+/// - waits for ISO 14443-A cards at 106 kbps in selects the reader answers the moment a card
+///   arrives (infinite select), and probes the reader whenever it has gone unheard for
+///   ``ReaderConfiguration/livenessInterval``, since a silent reader looks like an empty field;
+/// - reads an NTAG21x in one FAST_READ (capability container and the 144 bytes a CUS record can
+///   take; the CC names the chip), other Type 2 chips after GET_VERSION, hands only the pages the
+///   NDEF TLV needs to its ``CardInterpreter`` and gets the ``Presentation``;
 /// - delivers exactly one presentation per tap: a card held on the reader is one tap until
 ///   it leaves, and a read that fails part-way is ``Presentation/unreadable(technology:)``;
 /// - closes and reopens a reader that fails twice in a row or vanishes, pausing 100 ms after

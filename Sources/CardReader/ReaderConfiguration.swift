@@ -11,8 +11,15 @@ public struct ReaderConfiguration: Sendable, Equatable {
     public var connstring: String?
     /// Where the exclusive lock file (`nfc-<device>.lock`) is created; must exist and be writable.
     public var lockDirectory: String
-    /// Pause between two selects while the field is empty. Shorter finds cards sooner and costs CPU.
-    public var pollInterval: Duration
+    /// The longest the reader may go unheard while the field is empty.
+    ///
+    /// With no card the reader loop waits in selects the reader answers the moment a card
+    /// arrives (infinite select); each ends after ~350 ms with a timeout, which a silent reader
+    /// gives too. So a wait that would end later than this after the reader's last answer is
+    /// replaced by a liveness probe (one command a live reader answers at once); a probe that
+    /// fails counts as a reader failure. With the default, a reader that stops answering is
+    /// reported within ~1.6 s.
+    public var livenessInterval: Duration
     /// Pause between two presence checks while a card is held on the reader.
     public var presenceInterval: Duration
     /// How long to wait for the reader's answer to one card command (READ, GET_VERSION, WRITE).
@@ -22,14 +29,15 @@ public struct ReaderConfiguration: Sendable, Equatable {
     /// The longest pause between two tries to reopen the device.
     public var reopenBackoffLimit: Duration
     /// A libnfc call that has not returned after this long is aborted and the device reopened.
-    /// Must exceed the slowest legitimate call (`nfc_open` on a silent reader takes ~1.4 s).
+    /// Must exceed the slowest legitimate call (`nfc_open` on a silent reader takes ~1.4 s). A
+    /// select waiting for a card is given its own ~350 ms on top of this.
     public var watchdogTimeout: Duration
 
     /// Creates a configuration.
     public init(
         connstring: String?,
         lockDirectory: String,
-        pollInterval: Duration = .milliseconds(20),
+        livenessInterval: Duration = .seconds(1),
         presenceInterval: Duration = .milliseconds(60),
         commandTimeout: Duration = .milliseconds(350),
         reopenBackoffStep: Duration = .milliseconds(100),
@@ -38,7 +46,7 @@ public struct ReaderConfiguration: Sendable, Equatable {
     ) {
         self.connstring = connstring
         self.lockDirectory = lockDirectory
-        self.pollInterval = pollInterval
+        self.livenessInterval = livenessInterval
         self.presenceInterval = presenceInterval
         self.commandTimeout = commandTimeout
         self.reopenBackoffStep = reopenBackoffStep

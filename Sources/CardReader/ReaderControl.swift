@@ -8,6 +8,8 @@ final class ReaderControl: Sendable {
         var abortHandle: DeviceAbortHandle?
         /// When the libnfc call now running began (nil between calls).
         var callStarted: ContinuousClock.Instant?
+        /// How long the call now running may legitimately take on top of the watchdog limit.
+        var callAllowance: Duration = .zero
         var stallReported = false
         var restartRequested = false
         var finished = false
@@ -32,22 +34,26 @@ final class ReaderControl: Sendable {
     }
 
     /// Runs one blocking libnfc call with the watchdog watching it.
-    func tracked<T>(_ call: () -> T) -> T {
+    /// - Parameter allowance: how long the call may wait by design (a select waiting for a card:
+    ///   ~350 ms); the watchdog gives it this much on top of its limit.
+    func tracked<T>(allowance: Duration = .zero, _ call: () -> T) -> T {
         state.withLock {
             $0.callStarted = .now
+            $0.callAllowance = allowance
             $0.stallReported = false
         }
         defer { state.withLock { $0.callStarted = nil } }
         return call()
     }
 
-    /// Called by the watchdog: when a call has run longer than `limit`, aborts it, asks the thread
-    /// to reopen the device, and returns how long it has run (once per stalled call).
+    /// Called by the watchdog: when a call has run longer than `limit` (plus the call's own
+    /// allowance), aborts it, asks the thread to reopen the device, and returns how long it has
+    /// run (once per stalled call).
     func abortIfStalled(limit: Duration) -> Duration? {
         state.withLock { state in
             guard let started = state.callStarted, !state.stallReported else { return nil }
             let elapsed = ContinuousClock.now - started
-            guard elapsed > limit else { return nil }
+            guard elapsed > limit + state.callAllowance else { return nil }
             state.stallReported = true
             state.restartRequested = true
             state.abortHandle?.abort()

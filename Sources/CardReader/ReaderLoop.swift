@@ -69,6 +69,13 @@ struct ReaderLoop {
     static let failuresBeforeReopen = 2
     /// The pause after any failed call before the next one (libnfc-notes, point 5).
     static let pauseAfterFailure: Duration = .milliseconds(100)
+    /// How long one wait for a card can take: libnfc's 300 ms select timeout and the 50 ms it
+    /// then spends flushing input (libnfc-notes, point 1).
+    static let waitCycle: Duration = .milliseconds(350)
+    /// What the watchdog allows a wait for a card on top of its limit: a wait cycle and margin.
+    static let waitAllowance: Duration = .milliseconds(500)
+    /// The pause after a waiting select answered "no card" at once (it should not: see there).
+    static let pauseAfterNoTarget: Duration = .milliseconds(20)
 
     let session: ReaderSession
     let context: NFCContext
@@ -79,6 +86,9 @@ struct ReaderLoop {
     var heldUID: [UInt8]?
     var consecutiveFailures = 0
     var reopenAttempts = 0
+    /// When the reader last answered a command (a wait that timed out is no answer: a silent
+    /// reader times out the same way).
+    var lastHeard = ContinuousClock.now
 
     init(session: ReaderSession, context: NFCContext) {
         self.session = session
@@ -164,6 +174,7 @@ struct ReaderLoop {
         control.setAbortHandle(DeviceAbortHandle(opened))
         consecutiveFailures = 0
         reopenAttempts = 0
+        lastHeard = .now
         session.health.update(.ready, device: connstring)
         logger.info("reader ready", metadata: ["device": "\(connstring)"])
         return true
@@ -219,7 +230,7 @@ struct ReaderLoop {
                 cardLeft()
             case NFCStatus.notSupported, NFCStatus.invalidArgument:
                 // A chip libnfc cannot ping, or no saved target after a reopen: select it by UID.
-                switch control.tracked({ device.selectISO14443A(uid: held) }) {
+                switch selectNow(uid: held) {
                 case .target(let target) where target.uid == held:
                     succeeded()
                     pause(configuration.presenceInterval)
@@ -234,16 +245,62 @@ struct ReaderLoop {
             }
             return
         }
-        switch control.tracked({ device.selectISO14443A() }) {
-        case .none:
+        waitForCard(device)
+    }
+
+    /// The empty field: waits for a card in a select the reader answers the moment one arrives
+    /// (as a minimal libnfc client does), and probes the reader instead when it has gone unheard
+    /// for ``ReaderConfiguration/livenessInterval`` or just failed (a silent reader only times
+    /// out, like an empty field).
+    private mutating func waitForCard(_ device: NFCDevice) {
+        let unheardAfterWait = ContinuousClock.now + Self.waitCycle - lastHeard
+        if consecutiveFailures > 0 || unheardAfterWait > configuration.livenessInterval {
+            // The liveness probe: one RFConfiguration command, answered at once by a live reader,
+            // timed out after 350 ms by a silent one. It also (re)sets the mode the wait needs.
+            let result = control.tracked { device.setSelectMode(.waitForCard) }
+            if result < 0 {
+                failed(result, during: "liveness probe")
+            } else {
+                succeeded()
+            }
+            return
+        }
+        if device.selectMode != .waitForCard {
+            let result = control.tracked { device.setSelectMode(.waitForCard) }
+            guard result >= 0 else {
+                failed(result, during: "select mode")
+                return
+            }
             succeeded()
-            pause(configuration.pollInterval)
-        case .failed(let code):
-            failed(code, during: "select")
+        }
+        switch control.tracked(allowance: Self.waitAllowance, { device.selectISO14443A() }) {
         case .target(let target):
             succeeded()
             handleTap(target)
+        case .failed(NFCStatus.timeout):
+            // No card came within libnfc's 300 ms, or the reader is silent: the probe tells.
+            break
+        case .none:
+            // An answer, but not how a waiting select answers: the reader is not in that mode
+            // (it lost power, or a libnfc call changed it). Set it again before the next wait;
+            // pause briefly so that a reader that never waits cannot make this loop spin.
+            succeeded()
+            device.forgetSelectMode()
+            pause(Self.pauseAfterNoTarget)
+        case .failed(let code):
+            failed(code, during: "select")
         }
+    }
+
+    /// Selects the card with `uid` if it is in the field, with an answer at once either way: in
+    /// ``SelectMode/askOnce`` (set first if needed), so "not there" is never a 300 ms timeout.
+    private func selectNow(uid: [UInt8]) -> SelectOutcome {
+        guard let device else { return .failed(NFCStatus.io) }
+        if device.selectMode != .askOnce {
+            let result = control.tracked { device.setSelectMode(.askOnce) }
+            guard result >= 0 else { return .failed(result) }
+        }
+        return control.tracked { device.selectISO14443A(uid: uid) }
     }
 
     private mutating func cardLeft() {
@@ -254,6 +311,7 @@ struct ReaderLoop {
     /// The reader answered: the failure streak is over and the reader is ready.
     private mutating func succeeded() {
         consecutiveFailures = 0
+        lastHeard = .now
         if session.health.current.state != .ready, let device {
             session.health.update(.ready, device: device.connstring)
         }
@@ -262,6 +320,8 @@ struct ReaderLoop {
     /// A libnfc call failed: pause (never retry at once), and after two in a row reopen.
     private mutating func failed(_ code: Int32, during what: String) {
         consecutiveFailures += 1
+        // Whatever the failed call was, the reader's select mode is no longer known for sure.
+        device?.forgetSelectMode()
         let connstring = device?.connstring ?? configuration.connstring ?? "?"
         logger.debug("reader call failed", metadata: [
             "call": "\(what)", "error": "\(NFCStatus.name(code))", "inARow": "\(consecutiveFailures)",
@@ -297,9 +357,7 @@ struct ReaderLoop {
             // is unreadable. Never a verdict on partial data.
             failed(failure.code, during: "card read")
             presentation = .unreadable(technology: technology)
-            if let device, case .target(let again) = control.tracked({ device.selectISO14443A(uid: target.uid) }),
-               again.uid == target.uid
-            {
+            if device != nil, case .target(let again) = selectNow(uid: target.uid), again.uid == target.uid {
                 switch readCard(again) {
                 case .presentation(let retried): presentation = retried
                 case .readerFailed(let failure, _): failed(failure.code, during: "card read (retry)")
@@ -314,6 +372,15 @@ struct ReaderLoop {
         case readerFailed(NFCCallFailure, technology: CardTechnology?)
     }
 
+    /// Reads a card in as few commands as it allows.
+    ///
+    /// An NTAG21x, the CUS card, takes one: a FAST_READ of pages 3…39 (the capability container
+    /// and the 144 bytes a CUS record can take), whose CC names the chip (see
+    /// ``TagProfile/init(capabilityContainer:)``); only a longer TLV costs one more FAST_READ.
+    /// Any other Type 2 chip is named by GET_VERSION, after the speculative read if that worked
+    /// (Ultralight EV1 MF0UL21, NTAG212), or after a NAK to it (EV1 MF0UL11, NTAG210, and chips
+    /// without FAST_READ: Ultralight EV0 and C), which sends the tag to IDLE: it is selected
+    /// again by UID before anything else.
     private func readCard(_ target: SelectedTarget) -> ReadOutcome {
         guard let device else { return .readerFailed(NFCCallFailure(code: NFCStatus.io), technology: nil) }
         guard let uid = try? ChipUID(bytes: target.uid) else {
@@ -325,33 +392,84 @@ struct ReaderLoop {
         }
         let tag = Type2Tag(device: device, timeout: configuration.commandTimeout.wholeMilliseconds, control: control)
         let profile: TagProfile
-        switch tag.version() {
-        case .success(let version):
-            guard let known = TagProfile(version: version) else {
-                return .presentation(.chip(uid: uid, technology: .iso14443a, record: nil))
+        var start: [UInt8]?
+        switch tag.fastRead(from: Type2Tag.capabilityContainerPage, through: Type2Tag.speculativeLastPage) {
+        case .success(let pages):
+            start = pages
+            if let named = TagProfile(capabilityContainer: pages.prefix(4)) {
+                profile = named
+            } else {
+                switch identify(tag, uid: target.uid, afterNAK: false) {
+                case .profile(let identified): profile = identified
+                case .done(let outcome): return outcome.withUID(uid)
+                }
             }
-            profile = known
         case .failure(let failure) where NFCStatus.isCardFailure(failure.code):
-            // No GET_VERSION: an Ultralight EV0, or the card left. A failed command sends the
-            // tag to IDLE, so select it again before reading.
-            switch control.tracked({ device.selectISO14443A(uid: target.uid) }) {
+            // Refused (fewer than 40 pages, or no FAST_READ), or the card left: the tag is IDLE.
+            switch selectNow(uid: target.uid) {
             case .target(let again) where again.uid == target.uid:
-                profile = .ultralightEV0
+                break
             case .target, .none:
                 return .presentation(.unreadable(technology: nil))
             case .failed(let code):
                 return .readerFailed(NFCCallFailure(code: code), technology: nil)
             }
+            switch identify(tag, uid: target.uid, afterNAK: true) {
+            case .profile(let identified): profile = identified
+            case .done(let outcome): return outcome.withUID(uid)
+            }
         case .failure(let failure):
             return .readerFailed(failure, technology: nil)
         }
-        switch tag.readNDEFArea(profile: profile) {
+        switch tag.readNDEFArea(profile: profile, start: start) {
         case .success(let memory):
             return .presentation(session.interpreter.interpret(uid: uid, technology: profile.technology, userMemory: memory))
         case .failure(let failure) where NFCStatus.isCardFailure(failure.code):
             return .presentation(.unreadable(technology: profile.technology))
         case .failure(let failure):
             return .readerFailed(failure, technology: profile.technology)
+        }
+    }
+
+    private enum Identification {
+        case profile(TagProfile)
+        case done(PendingOutcome)
+    }
+
+    /// A read that ended before the memory was read; the UID is added by the caller.
+    private enum PendingOutcome {
+        case uidOnly
+        case unreadable
+        case readerFailed(NFCCallFailure)
+
+        func withUID(_ uid: ChipUID) -> ReadOutcome {
+            switch self {
+            case .uidOnly: .presentation(.chip(uid: uid, technology: .iso14443a, record: nil))
+            case .unreadable: .presentation(.unreadable(technology: nil))
+            case .readerFailed(let failure): .readerFailed(failure, technology: nil)
+            }
+        }
+    }
+
+    /// Names a Type 2 chip by GET_VERSION. A chip that refuses it is an Ultralight EV0 when
+    /// it also refused FAST_READ (`afterNAK`), and otherwise one the kiosk does not know
+    /// (UID-only); either way the refusal sent it to IDLE, so it is selected again first.
+    private func identify(_ tag: Type2Tag, uid: [UInt8], afterNAK: Bool) -> Identification {
+        switch tag.version() {
+        case .success(let version):
+            guard let known = TagProfile(version: version) else { return .done(.uidOnly) }
+            return .profile(known)
+        case .failure(let failure) where NFCStatus.isCardFailure(failure.code):
+            switch selectNow(uid: uid) {
+            case .target(let again) where again.uid == uid:
+                return afterNAK ? .profile(.ultralightEV0) : .done(.uidOnly)
+            case .target, .none:
+                return .done(.unreadable)
+            case .failed(let code):
+                return .done(.readerFailed(NFCCallFailure(code: code)))
+            }
+        case .failure(let failure):
+            return .done(.readerFailed(failure))
         }
     }
 

@@ -11,6 +11,12 @@ struct Type2Tag {
     static let write: UInt8 = 0xA2
     /// The first page of user memory (after UID, lock bytes and the capability container).
     static let firstUserPage = 4
+    /// The capability container's page.
+    static let capabilityContainerPage = 3
+    /// The last page of the first, speculative FAST_READ of a tap: pages 3…39 are the capability
+    /// container and 144 bytes, all a CUS record can take (docs/card-format.md) and all of an
+    /// NTAG213's user memory; every NTAG21x has them. 148 bytes, well inside a PN532 frame.
+    static let speculativeLastPage = 39
 
     let device: NFCDevice
     let timeout: Int32
@@ -77,6 +83,29 @@ struct TagProfile: Equatable {
         case (0x04, 0x13): self.init(technology: .ntag216, lastUserPage: 225)
         case (0x03, 0x0B): self.init(technology: .ultralight, lastUserPage: 15)
         case (0x03, 0x0E): self.init(technology: .ultralight, lastUserPage: 35)
+        default: return nil
+        }
+    }
+
+    /// The NTAG21x profile for a capability container (page 3) with NXP's factory size byte of an
+    /// NTAG213 (`12`), 215 (`3E`) or 216 (`6D`); nil for any other CC (Ultralight EV1 `06`/`10`
+    /// is shared with NTAG210/212, and a blank or foreign CC says nothing): ask GET_VERSION.
+    ///
+    /// Only for a chip that has just answered a FAST_READ of pages 3…39
+    /// (``Type2Tag/speculativeLastPage``): that rules out the other chips with `12`, MIFARE
+    /// Ultralight C (no FAST_READ), and every chip with fewer pages. What remains possible is a
+    /// chip whose CC was written to look like an NTAG21x's (page 3 is one-time programmable, a
+    /// clone can write anything) or a rarer NXP chip with the same CC (Ultralight AES). Either is
+    /// then named by its CC; nothing is trusted on that name: the technology is only shown and
+    /// logged, a CUS record is believed only through its signature bound to the UID, and a read
+    /// past the chip's real memory fails (`.unreadable`), never giving partial data.
+    init?(capabilityContainer cc: some Collection<UInt8>) {
+        let bytes = Array(cc.prefix(4))
+        guard bytes.count == 4, bytes[0] == 0xE1, bytes[1] >> 4 == 1 else { return nil }
+        switch bytes[2] {
+        case 0x12: self.init(technology: .ntag213, lastUserPage: 39)
+        case 0x3E: self.init(technology: .ntag215, lastUserPage: 129)
+        case 0x6D: self.init(technology: .ntag216, lastUserPage: 225)
         default: return nil
         }
     }
@@ -151,18 +180,26 @@ enum TLVExtent: Equatable {
 extension Type2Tag {
     /// Reads the capability container and as many user pages as the NDEF TLV needs.
     ///
-    /// Reads pages 3-6 first (CC and the start of the TLVs), then exactly the pages the NDEF TLV
-    /// still needs: with FAST_READ in one or two commands, otherwise four pages per READ. Stops at
-    /// the end of user memory if the TLVs claim more (the interpreter then finds them malformed).
-    /// - Returns: user memory from page 4, whole pages; or the first failure (never partial data).
-    func readNDEFArea(profile: TagProfile) -> Result<[UInt8], NFCCallFailure> {
+    /// Starts from `start` (pages 3… already read, the CC first: the speculative FAST_READ of a
+    /// tap), or else reads pages 3-6 (CC and the start of the TLVs). Then reads exactly the pages
+    /// the NDEF TLV still needs: with FAST_READ in one or two commands, otherwise four pages per
+    /// READ. Stops at the end of user memory if the TLVs claim more (the interpreter then finds
+    /// them malformed).
+    /// - Returns: user memory from page 4, whole pages, only as far as the TLV needs (and never
+    ///   past ``TagProfile/lastUserPage``); or the first failure (never partial data).
+    func readNDEFArea(profile: TagProfile, start: [UInt8]? = nil) -> Result<[UInt8], NFCCallFailure> {
         let first: [UInt8]
-        switch read(page: 3) {
-        case .success(let bytes): first = bytes
-        case .failure(let failure): return .failure(failure)
+        if let start, start.count >= 16 {
+            first = start
+        } else {
+            switch read(page: Self.capabilityContainerPage) {
+            case .success(let bytes): first = bytes
+            case .failure(let failure): return .failure(failure)
+            }
         }
-        var memory = Array(first[4...])
-        guard first[0] == 0xE1 else { return .success(memory) }
+        var memory = Array(first[4...].prefix(profile.userBytes))
+        // Not NDEF-formatted: pages 4-6, whatever more the speculative read got.
+        guard first[0] == 0xE1 else { return .success(Array(memory.prefix(12))) }
         var capacity = profile.userBytes
         if first[2] > 0 { capacity = min(capacity, Int(first[2]) * 8) }
         while true {
@@ -175,7 +212,7 @@ extension Type2Tag {
                 let pages = (needed + 3) / 4
                 return .success(Array(memory.prefix(pages * 4)))
             }
-            if memory.count >= capacity { return .success(memory) }
+            if memory.count >= capacity { return .success(Array(memory.prefix((capacity + 3) / 4 * 4))) }
             let page = Self.firstUserPage + memory.count / 4
             let pagesWanted = min((needed - memory.count + 3) / 4, profile.lastUserPage - page + 1)
             let result: Result<[UInt8], NFCCallFailure>

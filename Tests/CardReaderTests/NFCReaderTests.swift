@@ -2,6 +2,7 @@ import CardModel
 import CardReader
 import Foundation
 import PN532Emulator
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -88,6 +89,63 @@ struct NFCReaderTests {
         #expect(interpreter.calls.map(\.technology) == [.ultralight], "a UID-only chip is not interpreted")
     }
 
+    @Test("an NTAG21x is read in one command when its TLV fits in 144 bytes, in two when longer; named by its CC")
+    func ntagReadInFewestCommands() async throws {
+        let bench = try Bench()
+        defer { bench.close() }
+        let interpreter = CountingInterpreter(emulator: bench.emulator)
+        let running = RunningReader(NFCReader(configuration: bench.configuration(), interpreter: interpreter, logger: bench.logger))
+        #expect(await eventually { running.reader.health.state == .ready })
+
+        // 129 bytes of TLV, as large as a CUS record gets on an NTAG213: one FAST_READ, no GET_VERSION.
+        let short = textNDEF(length: 120)
+        try bench.emulator.place(EmulatedCard(kind: .ntag213, uid: Self.uid, ndef: hex(short)))
+        #expect(await eventually { running.taps.count == 1 })
+        bench.emulator.removeCard()
+        try await Task.sleep(for: .milliseconds(400))
+        // 211 bytes of TLV on an NTAG216: the speculative read and one more FAST_READ.
+        let readsBefore = bench.emulator.status().counters.reads
+        let long = textNDEF(length: 200)
+        try bench.emulator.place(EmulatedCard(kind: .ntag216, uid: Self.uid, ndef: hex(long)))
+        #expect(await eventually { running.taps.count == 2 })
+        await running.stop()
+
+        let seen = interpreter.seen
+        try #require(seen.count == 2)
+        #expect(seen[0].technology == .ntag213)
+        #expect(seen[0].reads == 1, "one FAST_READ for the whole tap")
+        #expect(seen[0].selects == 1, "never selected again")
+        let shortTLV = [0x03, UInt8(short.count)] + short
+        #expect(seen[0].userMemory.starts(with: shortTLV))
+        #expect(seen[0].userMemory.count < shortTLV.count + 4, "only the pages the TLV needs reach the interpreter")
+        #expect(seen[1].technology == .ntag216)
+        #expect(seen[1].reads - readsBefore == 2)
+        let longTLV = [0x03, UInt8(long.count)] + long
+        #expect(seen[1].userMemory.starts(with: longTLV))
+        #expect(seen[1].userMemory.count < longTLV.count + 4)
+    }
+
+    @Test("a first-generation Ultralight (no FAST_READ, no GET_VERSION) is selected again after each refusal and read")
+    func ultralightEV0() async throws {
+        let bench = try Bench()
+        defer { bench.close() }
+        let interpreter = RecordingInterpreter()
+        let running = RunningReader(NFCReader(configuration: bench.configuration(), interpreter: interpreter, logger: bench.logger))
+        #expect(await eventually { running.reader.health.state == .ready })
+
+        // The emulator's 7-byte-UID iso14443a card is an MF0ICU1: 16 pages, NAKs FAST_READ and GET_VERSION.
+        let ndef = textNDEF(length: 20)
+        try bench.emulator.place(EmulatedCard(kind: .iso14443a, uid: Self.uid, ndef: hex(ndef)))
+        #expect(await eventually { running.taps.count == 1 })
+        try await Task.sleep(for: .milliseconds(300))
+        await running.stop()
+
+        #expect(running.taps.all == [.chip(uid: try ChipUID(hex: Self.uid), technology: .ultralight, record: nil)])
+        let call = try #require(interpreter.calls.first)
+        #expect(call.userMemory.starts(with: [0x03, UInt8(ndef.count)] + ndef))
+        #expect(running.reader.health.state != .error)
+    }
+
     @Test("a card pulled mid-read is unreadable, never a verdict on partial data")
     func tornReadIsUnreadable() async throws {
         let bench = try Bench()
@@ -96,9 +154,9 @@ struct NFCReaderTests {
         let running = RunningReader(NFCReader(configuration: bench.configuration(), interpreter: interpreter, logger: bench.logger))
         #expect(await eventually { running.reader.health.state == .ready })
 
-        // 120 bytes of NDEF need several READs; the card leaves after the first.
+        // 200 bytes of NDEF need more than the first read (CC + 144 bytes); the card leaves after it.
         bench.emulator.inject(.tearAfterReads(1))
-        try bench.emulator.place(EmulatedCard(kind: .ntag215, uid: Self.uid, ndef: hex(textNDEF(length: 120))))
+        try bench.emulator.place(EmulatedCard(kind: .ntag215, uid: Self.uid, ndef: hex(textNDEF(length: 200))))
         #expect(await eventually { running.taps.count == 1 })
         try await Task.sleep(for: .milliseconds(300))
         await running.stop()
@@ -289,5 +347,29 @@ struct NFCReaderTests {
         #expect(reader.health.device == nil)
         let took = await running.stop()
         #expect(took < .seconds(1.5))
+    }
+}
+
+/// Remembers, for each tap, what it was given and the emulator's counters at that moment (the
+/// interpreter runs on the reader thread right after the read, before any presence check).
+final class CountingInterpreter: CardInterpreter {
+    struct Seen: Sendable {
+        var technology: CardTechnology
+        var userMemory: [UInt8]
+        var reads: Int
+        var selects: Int
+    }
+
+    let emulator: PN532Emulator
+    private let recorded = Mutex<[Seen]>([])
+
+    init(emulator: PN532Emulator) { self.emulator = emulator }
+
+    var seen: [Seen] { recorded.withLock { $0 } }
+
+    func interpret(uid: ChipUID, technology: CardTechnology, userMemory: [UInt8]) -> Presentation {
+        let counters = emulator.status().counters
+        recorded.withLock { $0.append(Seen(technology: technology, userMemory: userMemory, reads: counters.reads, selects: counters.selects)) }
+        return .chip(uid: uid, technology: technology, record: nil)
     }
 }

@@ -37,4 +37,16 @@ struct TLVExtentTests {
         #expect(TagProfile(version: [0x00, 0x04, 0x04, 0x01, 0x01, 0x00, 0x0B, 0x03]) == nil, "NTAG210 is UID-only")
         #expect(TagProfile(version: [0x00, 0x05, 0x04, 0x02, 0x01, 0x00, 0x0F, 0x03]) == nil, "not NXP")
     }
+
+    @Test("an NTAG21x capability container names the chip; any other CC leaves it to GET_VERSION")
+    func capabilityContainers() {
+        #expect(TagProfile(capabilityContainer: [0xE1, 0x10, 0x12, 0x00]) == TagProfile(technology: .ntag213, lastUserPage: 39))
+        #expect(TagProfile(capabilityContainer: [0xE1, 0x10, 0x3E, 0x00]) == TagProfile(technology: .ntag215, lastUserPage: 129))
+        #expect(TagProfile(capabilityContainer: [0xE1, 0x10, 0x6D, 0x0F]) == TagProfile(technology: .ntag216, lastUserPage: 225))
+        #expect(TagProfile(capabilityContainer: [0xE1, 0x10, 0x06, 0x00]) == nil, "Ultralight EV1 MF0UL11 or NTAG210")
+        #expect(TagProfile(capabilityContainer: [0xE1, 0x10, 0x10, 0x00]) == nil, "Ultralight EV1 MF0UL21 or NTAG212")
+        #expect(TagProfile(capabilityContainer: [0x00, 0x00, 0x00, 0x00]) == nil, "blank")
+        #expect(TagProfile(capabilityContainer: [0xE1, 0x20, 0x12, 0x00]) == nil, "unknown major version")
+        #expect(TagProfile(capabilityContainer: [0xE1, 0x10]) == nil)
+    }
 }

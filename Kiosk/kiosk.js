@@ -7,6 +7,9 @@ const T = {
     tap: "Przyłóż kartę do czytnika",
     tapHint: "Karta Seniora 60+, Karta Dużej Rodziny lub Karta za Jeden Uśmiech",
     typeNumber: "Wpisz numer karty", entryTitle: "Wpisz numer karty", back: "Wróć", check: "Sprawdź", done: "Gotowe",
+    requestService: "Zamów usługę", servicesTitle: "Wybierz usługę", requestedTitle: "Przyjęliśmy zgłoszenie",
+    requestedNote: "Koordynator CUS skontaktuje się z Tobą.", requestNumber: "Numer zgłoszenia",
+    requestFailed: "Nie udało się przyjąć zgłoszenia. Spróbuj ponownie lub podejdź do okienka.",
     hello: (n) => `Dzień dobry, ${n}!`,
     until: (d, n) => `ważna do ${d}` + (n <= 30 ? ` — zostało ${n} dni` : ""), noEnd: "bezterminowo",
     offline: "Nowa karta, potwierdzona podpisem.", lowAssurance: "Stara karta — pracownik może poprosić o dokument.",
@@ -23,6 +26,9 @@ const T = {
     tap: "Прикладіть картку до зчитувача",
     tapHint: "Картка сеньйора 60+, Картка великої родини або Картка «За одну усмішку»",
     typeNumber: "Ввести номер картки", entryTitle: "Введіть номер картки", back: "Назад", check: "Перевірити", done: "Готово",
+    requestService: "Замовити послугу", servicesTitle: "Виберіть послугу", requestedTitle: "Заявку прийнято",
+    requestedNote: "Координатор CUS зв'яжеться з вами.", requestNumber: "Номер заявки",
+    requestFailed: "Не вдалося прийняти заявку. Спробуйте ще раз або зверніться до віконця.",
     hello: (n) => `Добрий день, ${n}!`,
     until: (d, n) => `дійсна до ${d}` + (n <= 30 ? ` — залишилось ${n} дн.` : ""), noEnd: "безстроково",
     offline: "Нова картка, підтверджена підписом.", lowAssurance: "Стара картка — працівник може попросити документ.",
@@ -39,6 +45,9 @@ const T = {
     tap: "Tap your card on the reader",
     tapHint: "Senior Card 60+, Large Family Card or \u201cFor a Smile\u201d Card",
     typeNumber: "Type the card number", entryTitle: "Type the card number", back: "Back", check: "Check", done: "Done",
+    requestService: "Request a service", servicesTitle: "Choose a service", requestedTitle: "Request received",
+    requestedNote: "A CUS coordinator will contact you.", requestNumber: "Request number",
+    requestFailed: "The request could not be taken. Please try again or ask at the desk.",
     hello: (n) => `Hello, ${n}!`,
     until: (d, n) => `valid until ${d}` + (n <= 30 ? ` — ${n} days left` : ""), noEnd: "no end date",
     offline: "A new card, confirmed by its signature.", lowAssurance: "Old card — staff may ask for an ID.",
@@ -62,9 +71,10 @@ let lastStatus = null;
 function t() { return T[lang]; }
 
 function show(screen) {
-  for (const id of ["idle", "entry", "verdict"]) $(id).hidden = id !== screen;
+  for (const id of ["idle", "entry", "verdict", "services", "requested"]) $(id).hidden = id !== screen;
   clearTimeout(backToIdle);
-  if (screen === "verdict") backToIdle = setTimeout(() => show("idle"), 20000);
+  const timeouts = { verdict: 20000, services: 60000, requested: 30000 };
+  if (timeouts[screen]) backToIdle = setTimeout(() => show("idle"), timeouts[screen]);
   if (screen === "entry") $("number").focus();
 }
 
@@ -104,7 +114,59 @@ function renderVerdict(e) {
   if (e.accepted_offline) notes.push(t().offline);
   if (e.verdict === "valid" && e.assurance === "low") notes.push(t().lowAssurance);
   $("verdict-note").textContent = notes.join(" ");
+  // A valid card opens a short session: the screen acts for the holder through it, never by number.
+  $("request-service").hidden = !(e.verdict === "valid" && e.session);
   show("verdict");
+}
+
+async function showServices() {
+  const e = lastEvent;
+  if (!e || !e.session) return;
+  const list = $("services-list");
+  const error = $("services-error");
+  error.textContent = "";
+  list.replaceChildren();
+  show("services");
+  try {
+    const res = await fetch("/api/v1/services", { cache: "no-store" });
+    const body = await res.json();
+    const held = new Set((e.entitlements || []).map((x) => x.kind));
+    for (const svc of body.services) {
+      if (svc.entitlements.length && !svc.entitlements.some((k) => held.has(k))) continue;
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.service = svc.id;
+      b.textContent = lang === "en" ? svc.name.en : svc.name.pl;
+      b.addEventListener("click", () => requestService(svc, b));
+      list.append(b);
+    }
+  } catch (_) {
+    error.textContent = t().requestFailed;
+  }
+}
+
+async function requestService(svc, button) {
+  const error = $("services-error");
+  for (const b of $("services-list").querySelectorAll("button")) b.disabled = true;
+  try {
+    const res = await fetch("/api/v1/requests", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ session: lastEvent.session, service: svc.id }),
+    });
+    const body = await res.json();
+    if (!res.ok) {
+      error.textContent = (lang === "en" ? body.error.message : body.error.message_pl) || body.error.message;
+      return;
+    }
+    $("requested-service").textContent = lang === "en" ? svc.name.en : svc.name.pl;
+    // The last characters of the request's id are enough to quote at the desk.
+    $("requested-id").textContent = body.request.id.replace(/-/g, "").slice(-6).toUpperCase();
+    show("requested");
+  } catch (_) {
+    error.textContent = t().requestFailed;
+  } finally {
+    for (const b of $("services-list").querySelectorAll("button")) b.disabled = false;
+  }
 }
 
 function renderStatus(s) {
@@ -175,6 +237,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("type-number").addEventListener("click", () => show("entry"));
   $("entry-cancel").addEventListener("click", () => { $("entry-error").textContent = ""; show("idle"); });
   $("verdict-done").addEventListener("click", () => show("idle"));
+  $("request-service").addEventListener("click", showServices);
+  $("services-back").addEventListener("click", () => show("verdict"));
+  $("requested-done").addEventListener("click", () => show("idle"));
   $("entry-form").addEventListener("submit", submitNumber);
   translateStatic();
   tick();

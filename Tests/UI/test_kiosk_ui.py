@@ -88,3 +88,34 @@ def kiosk_taps(kiosk):
     import urllib.request
     with urllib.request.urlopen(kiosk.base + "/api/v1/taps?limit=100", timeout=5) as r:
         return json.load(r)["taps"]
+
+
+def test_a_resident_requests_a_service_after_a_valid_tap(kiosk, browser):
+    pending_before = kiosk.status()["outbox"]["pending"]
+    browser.get(kiosk.base + "/")
+    wait(browser).until(lambda b: b.execute_script("return document.body.dataset.events") == "open")
+    kiosk.place({"kind": "iso14443a", "uid": "04:A1:10:22:33:44:80"})
+    try:
+        wait(browser).until(EC.element_to_be_clickable((By.ID, "request-service"))).click()
+        taxi = wait(browser).until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-service=senior_taxi]")))
+        names = [b.get_attribute("data-service") for b in browser.find_elements(By.CSS_SELECTOR, "#services-list button")]
+        assert "family_crisis_support" not in names  # a senior with a disability card, not a large family
+        shot(browser, "services")
+        taxi.click()
+        wait(browser).until(EC.visibility_of_element_located((By.ID, "requested")))
+        assert browser.find_element(By.ID, "requested-service").text == "Taksówka CUS"
+        assert len(browser.find_element(By.ID, "requested-id").text) == 6
+        shot(browser, "requested")
+    finally:
+        kiosk.remove()
+    # Stored durably in the outbox before the screen said so (a standalone kiosk keeps it queued).
+    assert kiosk.status()["outbox"]["pending"] == pending_before + 1
+
+
+def test_a_refused_card_offers_no_service(kiosk, browser):
+    browser.get(kiosk.base + "/")
+    wait(browser).until(EC.element_to_be_clickable((By.ID, "type-number"))).click()
+    wait(browser).until(EC.visibility_of_element_located((By.ID, "number"))).send_keys("KDR-1004")
+    browser.find_element(By.ID, "entry-submit").click()
+    wait(browser).until(EC.text_to_be_present_in_element((By.ID, "verdict-title"), "Karta nieważna"))
+    assert not browser.find_element(By.ID, "request-service").is_displayed()

@@ -214,12 +214,14 @@ let package = Package(
         ),
 
         // MARK: Tests
+        .target(name: "KioskTestSupport", path: "Tests/KioskTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "CardCheckTests", dependencies: ["CardModel", "CardCheck"], swiftSettings: swiftSettings),
         .testTarget(name: "ReplicaTests", dependencies: ["CardModel", "Replica", "RegistryCSV"], swiftSettings: swiftSettings),
         .testTarget(name: "KioskConfigTests", dependencies: ["KioskConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KioskdTests",
             dependencies: [
+                "KioskTestSupport",
                 "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskAPI", "KioskDaemon", "PN532Emulator",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -242,6 +244,7 @@ let package = Package(
         .testTarget(
             name: "SyncTests",
             dependencies: [
+                "KioskTestSupport",
                 "CardModel", "Replica", "Outbox", "KioskAPI", "Sync",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import CardModel
 import CardCheck
 import Foundation
+import KioskTestSupport
 import Hummingbird
 import KioskAPI
 import Logging

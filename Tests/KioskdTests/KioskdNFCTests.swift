@@ -1,4 +1,5 @@
 import Foundation
+import KioskTestSupport
 import PN532Emulator
 import Testing
 #if canImport(Glibc)

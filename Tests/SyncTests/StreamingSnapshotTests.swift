@@ -1,5 +1,6 @@
 import CardModel
 import Foundation
+import KioskTestSupport
 import Replica
 import Testing
 

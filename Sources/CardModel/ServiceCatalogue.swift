@@ -1,6 +1,7 @@
-public import CardModel
-
 /// One service a resident can request at a kiosk.
+///
+/// The catalogue lives here, in the shared model, so that the central and the kiosk's built-in
+/// copy (used until the first sync, and offline) can never disagree on ids or entitlements.
 public struct CatalogueService: Sendable, Codable, Hashable {
     /// Stable id, used in requests.
     public var id: String

@@ -141,58 +141,18 @@ final class RelationalCentralStore: CentralStore {
 
     // MARK: Registry
 
-    struct PlannedChip {
-        var uid: ChipUID?
-        var status: CardStatus
-        var rows: [RegistryRow]
-        var isCurrent: Bool { status == .active || status == .suspended }
-    }
-
-    /// Splits one card number's rows into chips, refusing rows that contradict earlier ones (as the kiosk replica does).
-    static func plan(_ rows: [RegistryRow], refused: inout [RowErrorView]) -> [PlannedChip] {
-        guard let first = rows.first else { return [] }
-        var chips: [PlannedChip] = []
-        for row in rows {
-            if row.firstName != first.firstName || row.lastName != first.lastName {
-                refused.append(.init(line: row.line, reason: "the holder's name differs from line \(first.line) for the same card_number"))
-                continue
-            }
-            if let i = chips.firstIndex(where: { $0.uid == row.uid }) {
-                guard chips[i].status == row.status else {
-                    refused.append(.init(line: row.line, reason: "status \(row.status.rawValue) differs from line \(chips[i].rows[0].line) (\(chips[i].status.rawValue)) for the same card"))
-                    continue
-                }
-                if chips[i].rows.contains(where: { $0.entitlement == row.entitlement && $0.role == row.role }) {
-                    refused.append(.init(line: row.line, reason: "entitlement \(row.entitlement.rawValue) is listed twice for this card"))
-                    continue
-                }
-                chips[i].rows.append(row)
-            } else {
-                if row.status == .active || row.status == .suspended, let current = chips.first(where: \.isCurrent) {
-                    refused.append(.init(line: row.line, reason: "card already has a current chip on line \(current.rows[0].line); mark the old chip revoked or lost"))
-                    continue
-                }
-                chips.append(PlannedChip(uid: row.uid, status: row.status, rows: [row]))
-            }
-        }
-        return chips
-    }
-
     func importRegistry(_ rows: [RegistryRow]) async throws(CentralStoreError) -> RegistryImportReport {
-        var groups: [CardNumber: [RegistryRow]] = [:]
-        var order: [CardNumber] = []
-        for row in rows {
-            if groups[row.cardNumber] == nil { order.append(row.cardNumber) }
-            groups[row.cardNumber, default: []].append(row)
-        }
+        let groups = RegistryChip.groupByCard(rows)
         let (cards, changes, refused) = try await run(.write) { db -> (Int, Int, [RowErrorView]) in
             var refused: [RowErrorView] = []
             var cards = 0
             var changes = 0
-            for number in order {
-                guard let group = groups[number] else { continue }
-                var chips: [PlannedChip] = []
-                for chip in Self.plan(group, refused: &refused) {
+            for (number, group) in groups {
+                var rowErrors: [RowError] = []
+                let planned = RegistryChip.plan(group, refused: &rowErrors)
+                refused += rowErrors.map { RowErrorView(line: $0.line, reason: $0.reason) }
+                var chips: [RegistryChip] = []
+                for chip in planned {
                     if let uid = chip.uid,
                        let owner = try await db.one("SELECT number FROM card WHERE uid = ?", [.text(uid.hex)])?.optionalText("number"),
                        owner != number.value {
@@ -213,7 +173,7 @@ final class RelationalCentralStore: CentralStore {
     }
 
     /// Makes the stored chips of `number` match `chips`, updating in place where the UID matches.
-    func writeImported(_ db: any SQLConnection, number: CardNumber, chips: [PlannedChip]) async throws -> Int {
+    func writeImported(_ db: any SQLConnection, number: CardNumber, chips: [RegistryChip]) async throws -> Int {
         let existing = try await db.query("SELECT id, uid, technology, person_id FROM card WHERE number = ? ORDER BY id", [.text(number.value)])
         let personID = existing.first?.optionalText("person_id") ?? UUID().uuidString.lowercased()
         let persons = Set(existing.compactMap { $0.optionalText("person_id") }).union([personID])

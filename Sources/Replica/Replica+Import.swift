@@ -23,21 +23,14 @@ extension Replica {
     /// current one and the `revoked`/`lost` chips point to it.
     public func importRegistry(_ rows: [RegistryRow], at now: Date = Date()) throws(ReplicaError) -> ImportReport {
         var refused: [RowError] = []
-        var groups: [CardNumber: [RegistryRow]] = [:]
-        var order: [CardNumber] = []
-        for row in rows {
-            if groups[row.cardNumber] == nil { order.append(row.cardNumber) }
-            groups[row.cardNumber, default: []].append(row)
-        }
         var report = ImportReport(cards: 0, entitlements: 0, refused: [])
         do {
             try pool.write { db in
-                for number in order {
-                    guard let group = groups[number] else { continue }
-                    let cards = Self.plan(group, refused: &refused)
+                for (number, group) in RegistryChip.groupByCard(rows) {
+                    let cards = RegistryChip.plan(group, refused: &refused)
                     guard !cards.isEmpty else { continue }
                     // A chip may not move silently from one card number to another.
-                    var clean: [PlannedCard] = []
+                    var clean: [RegistryChip] = []
                     for card in cards {
                         if let uid = card.uid,
                            let owner = try String.fetchOne(db.cachedStatement(sql: "SELECT number FROM card WHERE uid = ?"), arguments: [Data(uid.bytes)]),
@@ -63,46 +56,8 @@ extension Replica {
         return report
     }
 
-    struct PlannedCard {
-        var uid: ChipUID?
-        var status: CardStatus
-        var rows: [RegistryRow]
-        var isCurrent: Bool { status == .active || status == .suspended }
-    }
-
-    /// Splits one card number's rows into chips, refusing rows that contradict earlier ones.
-    static func plan(_ rows: [RegistryRow], refused: inout [RowError]) -> [PlannedCard] {
-        guard let first = rows.first else { return [] }
-        var cards: [PlannedCard] = []
-        for row in rows {
-            if row.firstName != first.firstName || row.lastName != first.lastName {
-                refused.append(RowError(line: row.line, reason: "the holder's name differs from line \(first.line) for the same card_number"))
-                continue
-            }
-            if let i = cards.firstIndex(where: { $0.uid == row.uid }) {
-                guard cards[i].status == row.status else {
-                    refused.append(RowError(line: row.line, reason: "status \(row.status.rawValue) differs from line \(cards[i].rows[0].line) (\(cards[i].status.rawValue)) for the same card"))
-                    continue
-                }
-                if cards[i].rows.contains(where: { $0.entitlement == row.entitlement && $0.role == row.role }) {
-                    refused.append(RowError(line: row.line, reason: "entitlement \(row.entitlement.rawValue) is listed twice for this card"))
-                    continue
-                }
-                cards[i].rows.append(row)
-            } else {
-                if row.status == .active || row.status == .suspended,
-                   let current = cards.first(where: \.isCurrent) {
-                    refused.append(RowError(line: row.line, reason: "card already has a current chip on line \(current.rows[0].line); mark the old chip revoked or lost"))
-                    continue
-                }
-                cards.append(PlannedCard(uid: row.uid, status: row.status, rows: [row]))
-            }
-        }
-        return cards
-    }
-
     /// Replaces everything the replica holds for `number` with `cards`.
-    static func write(number: CardNumber, cards: [PlannedCard], db: Database) throws -> (Int, Int) {
+    static func write(number: CardNumber, cards: [RegistryChip], db: Database) throws -> (Int, Int) {
         let existing = try Row.fetchAll(
             db.cachedStatement(sql: "SELECT id, uid, technology, person_id FROM card WHERE number = ?"), arguments: [number.value]
         )

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 import zoneinfo
 
@@ -33,56 +34,102 @@ KDR-1004;;large_family;child;Jakub;Dąbrowski;{warsaw_day(-400)};{warsaw_day(-2)
 
 
 class Kiosk:
-    def __init__(self, base, control, state):
-        self.base = base
-        self.control = control
-        self.state = state
+    """One kioskd (real libnfc) reading one emulated PN532, in its own temporary state directory."""
+
+    def __init__(self, tmp, env_extra=None):
+        self.tmp = tmp
+        self.state = os.path.join(tmp, "state")
+        self.control = os.path.join(tmp, "pn532.sock")
+        self.link = os.path.join(tmp, "pn532")
+        self.env = dict(os.environ, KIOSK_STATE_DIR=self.state, LIBNFC_LOG_LEVEL="0", **(env_extra or {}))
+        self.emulator = None
+        self.kioskd = None
+        self.base = None
+
+    def start_emulator(self):
+        self.emulator = subprocess.Popen([str(BIN / "pn532-emulator"), "serve", "--link", self.link, "--control", self.control],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if os.path.exists(self.control):
+                break
+            time.sleep(0.05)
+
+    def start_kioskd(self):
+        env = dict(self.env, KIOSK_HTTP_ADDR="127.0.0.1:0", KIOSK_NFC_DEVICE="pn532_uart:" + self.link,
+                   KIOSK_UI_DIR=str(ROOT / "Kiosk"))
+        addr_file = pathlib.Path(self.state) / "http.addr"
+        if addr_file.exists():
+            addr_file.unlink()
+        log_path = os.path.join(self.tmp, "kioskd.log")
+        with open(log_path, "a") as log:
+            self.kioskd = subprocess.Popen([str(BIN / "kioskd")], env=env, stdout=subprocess.DEVNULL, stderr=log)
+        for _ in range(400):
+            if addr_file.exists() and addr_file.read_text().strip():
+                break
+            assert self.kioskd.poll() is None, pathlib.Path(log_path).read_text()
+            time.sleep(0.05)
+        self.base = "http://" + addr_file.read_text().strip()
+
+    def stop_kioskd(self):
+        self.kioskd.terminate()
+        assert self.kioskd.wait(timeout=15) == 0
+
+    def restart_kioskd(self):
+        """A new kioskd on the same state directory (and a new port)."""
+        self.stop_kioskd()
+        self.start_kioskd()
 
     def place(self, card):
-        path = pathlib.Path(self.state) / "card.json"
+        path = pathlib.Path(self.tmp) / "card.json"
         path.write_text(json.dumps(card))
         subprocess.run([str(BIN / "pn532-emulator"), "place", str(path), "--control", self.control], check=True)
 
     def remove(self):
         subprocess.run([str(BIN / "pn532-emulator"), "remove", "--control", self.control], check=True)
 
-    def status(self):
-        with urllib.request.urlopen(self.base + "/api/v1/status", timeout=5) as r:
+    def get(self, path):
+        with urllib.request.urlopen(self.base + path, timeout=5) as r:
             return json.load(r)
+
+    def status(self):
+        return self.get("/api/v1/status")
+
+    def post(self, path, body):
+        """POSTs JSON (with Content-Type: application/json); answers (status, headers, parsed body)."""
+        req = urllib.request.Request(self.base + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.headers, json.load(r)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            return e.code, e.headers, json.loads(raw) if raw else None
+
+
+def start_kiosk(env_extra=None):
+    """Starts an emulator and a kioskd on a fresh state directory holding REGISTRY; stop with stop_kiosk."""
+    tmp = tempfile.mkdtemp(prefix="cus-ui-")
+    k = Kiosk(tmp, env_extra)
+    csv = os.path.join(tmp, "registry.csv")
+    pathlib.Path(csv).write_text(REGISTRY)
+    subprocess.run([str(BIN / "kioskctl"), "replica", "import", csv], env=k.env, check=True, capture_output=True)
+    k.start_emulator()
+    k.start_kioskd()
+    return k
+
+
+def stop_kiosk(k):
+    k.stop_kioskd()
+    k.emulator.terminate()
+    k.emulator.wait(timeout=5)
+    shutil.rmtree(k.tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def kiosk():
-    tmp = tempfile.mkdtemp(prefix="cus-ui-")
-    state = os.path.join(tmp, "state")
-    env = dict(os.environ, KIOSK_STATE_DIR=state, LIBNFC_LOG_LEVEL="0")
-    csv = os.path.join(tmp, "registry.csv")
-    pathlib.Path(csv).write_text(REGISTRY)
-    subprocess.run([str(BIN / "kioskctl"), "replica", "import", csv], env=env, check=True, capture_output=True)
-
-    link, control = os.path.join(tmp, "pn532"), os.path.join(tmp, "pn532.sock")
-    emulator = subprocess.Popen([str(BIN / "pn532-emulator"), "serve", "--link", link, "--control", control],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        if os.path.exists(control):
-            break
-        time.sleep(0.05)
-    env.update(KIOSK_HTTP_ADDR="127.0.0.1:0", KIOSK_NFC_DEVICE="pn532_uart:" + link, KIOSK_UI_DIR=str(ROOT / "Kiosk"))
-    log = open(os.path.join(tmp, "kioskd.log"), "w")
-    kioskd = subprocess.Popen([str(BIN / "kioskd")], env=env, stdout=subprocess.DEVNULL, stderr=log)
-    addr_file = pathlib.Path(state) / "http.addr"
-    for _ in range(400):
-        if addr_file.exists() and addr_file.read_text().strip():
-            break
-        assert kioskd.poll() is None, pathlib.Path(tmp, "kioskd.log").read_text()
-        time.sleep(0.05)
-    k = Kiosk("http://" + addr_file.read_text().strip(), control, tmp)
+    k = start_kiosk()
     yield k
-    kioskd.terminate()
-    emulator.terminate()
-    assert kioskd.wait(timeout=15) == 0
-    emulator.wait(timeout=5)
-    shutil.rmtree(tmp, ignore_errors=True)
+    stop_kiosk(k)
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +139,8 @@ def browser():
         options.add_argument(arg)
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     options.binary_location = chromium
+    # The console is read by the CSP test (a blocked script or style is logged there).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(30)
     yield driver

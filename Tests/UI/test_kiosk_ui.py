@@ -175,6 +175,7 @@ def test_a_language_switch_rerenders_the_verdict_showing(kiosk, browser):
         assert browser.find_element(By.ID, "verdict-keep-card").text == "Залиште картку на зчитувачі, доки не закінчите."
         browser.find_element(By.CSS_SELECTOR, "[data-lang=en]").click()
         assert browser.find_element(By.ID, "verdict-keep-card").text == "Leave the card on the reader until you finish."
+        browser.execute_script("document.getElementById('verdict-done').scrollIntoView()")
         shot(browser, "tap-valid-en")
         browser.find_element(By.CSS_SELECTOR, "[data-lang=pl]").click()
         assert browser.find_element(By.ID, "verdict-title").text == "Karta ważna"
@@ -206,6 +207,7 @@ def test_a_typed_number_never_shows_the_holders_name(kiosk, browser):
         assert not browser.find_element(By.ID, "verdict-keep-card").is_displayed()  # no card on the reader
         assert browser.find_element(By.ID, "request-service").is_displayed()  # the session may still be used
         shot(browser, "typed-valid")
+        browser.execute_script("document.getElementById('verdict-done').scrollIntoView()")
         session = shown_session(browser)
         assert session
         browser.find_element(By.ID, "verdict-done").click()
@@ -232,13 +234,15 @@ CSP = {"default-src": "'self'", "script-src": "'self'", "style-src": "'self'", "
        "frame-ancestors": "'none'", "form-action": "'self'"}
 
 
-def test_the_ui_runs_under_its_content_security_policy(kiosk, browser):
+def test_the_ui_is_served_with_its_content_security_policy(kiosk):
     with urllib.request.urlopen(kiosk.base + "/", timeout=5) as r:
         header = r.headers["Content-Security-Policy"]
     assert header, "the UI page has no Content-Security-Policy header"
     directives = {d.split()[0]: " ".join(d.split()[1:]) for d in header.split(";") if d.strip()}
     assert directives == CSP
 
+
+def test_the_ui_runs_under_its_content_security_policy(kiosk, browser):
     # Nothing in the page that such a policy blocks: inline scripts, handlers, style attributes, javascript: URLs.
     html = (pathlib.Path(__file__).resolve().parents[2] / "Kiosk" / "index.html").read_text()
     assert not re.search(r"<script(?![^>]*\bsrc=)", html)
@@ -265,9 +269,14 @@ def test_the_ui_runs_under_its_content_security_policy(kiosk, browser):
     assert violations == []
 
 
-def test_the_footer_warns_when_the_kiosk_clock_is_behind(kiosk, browser):
+def test_the_status_reports_the_clock(kiosk):
     clock = kiosk.status()["clock"]
-    assert clock["ok"] is True and clock["problem"] is None
+    assert clock["ok"] is True
+    assert clock["problem"] is None  # present, and null while the clock is fine
+    assert clock["last_sync"]  # the registry import of this fixture
+
+
+def test_the_footer_warns_when_the_kiosk_clock_is_behind(kiosk, browser):
     open_screen(kiosk, browser)
     wait(browser).until(lambda b: b.execute_script("return lastStatus !== null"))
     assert not browser.find_element(By.ID, "clock-warning").is_displayed()
@@ -281,5 +290,6 @@ def test_the_footer_warns_when_the_kiosk_clock_is_behind(kiosk, browser):
     assert warning.text == "Годинник кіоску відстає — повідомте персонал."
     browser.find_element(By.CSS_SELECTOR, "[data-lang=en]").click()
     assert warning.text == "The kiosk's clock is behind — tell the staff."
+    browser.execute_script("document.querySelector('footer').scrollIntoView()")
     shot(browser, "clock-behind")
     browser.find_element(By.CSS_SELECTOR, "[data-lang=pl]").click()

@@ -31,16 +31,18 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // MARK: The card and its check
         .target(name: "CardModel", swiftSettings: swiftSettings),
         .target(name: "CardCheck", dependencies: ["CardModel"], swiftSettings: swiftSettings),
         .target(name: "RegistryCSV", dependencies: ["CardModel"], swiftSettings: swiftSettings),
+        .target(name: "StateFiles", swiftSettings: swiftSettings),
         .target(
             name: "Replica",
             dependencies: [
-                "CardModel", "RegistryCSV",
+                "CardModel", "RegistryCSV", "StateFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -73,12 +75,13 @@ let package = Package(
         // MARK: The daemon
         .target(
             name: "KioskConfig",
-            dependencies: ["CardModel"],
+            dependencies: ["CardModel", "StateFiles"],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Outbox",
             dependencies: [
+                "CardModel", "StateFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -86,8 +89,9 @@ let package = Package(
         .target(
             name: "KioskAPI",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "Outbox",
+                "CardModel", "CardCheck", "Replica", "Outbox", "StateFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -110,7 +114,7 @@ let package = Package(
         .target(
             name: "KioskDaemon",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "KioskConfig", "KioskAPI", "CardReader", "CardFormat", "Outbox", "Sync",
+                "CardModel", "CardCheck", "Replica", "KioskConfig", "KioskAPI", "CardReader", "CardFormat", "Outbox", "Sync", "StateFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -167,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "kioskctl",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "CardFormat", "CardReader",
+                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "CardFormat", "CardReader", "StateFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -222,7 +226,8 @@ let package = Package(
             name: "KioskdTests",
             dependencies: [
                 "KioskTestSupport",
-                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskAPI", "KioskDaemon", "PN532Emulator",
+                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskAPI", "KioskDaemon", "PN532Emulator", "Outbox",
+                "StateFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -240,7 +245,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "OutboxTests", dependencies: ["Outbox", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+        .testTarget(name: "OutboxTests", dependencies: ["Outbox", "CardModel", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SyncTests",
             dependencies: [

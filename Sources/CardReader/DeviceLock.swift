@@ -48,7 +48,7 @@ final class DeviceLock {
         let path = (directory.hasSuffix("/") ? directory : directory + "/") + fileName(for: connstring)
         // Created on first use (like `mkdir -p`); a failure shows up as the open() error below.
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
             throw ReaderError(

@@ -6,6 +6,7 @@ import KioskAPI
 import KioskConfig
 import Logging
 import ServiceLifecycle
+import StateFiles
 import Synchronization
 
 /// Runs the NFC reader loop and hands every tap to the checkpoint.
@@ -49,9 +50,10 @@ final class ReaderService: Service, Sendable {
             defer { group.cancelAll() }
             do {
                 try await cancelWhenGracefulShutdown {
-                    try await reader.run { presentation in
-                        await checkpoint.check(presentation, source: .tap)
-                    }
+                    try await reader.run(
+                        onTap: { presentation in await checkpoint.check(presentation, source: .tap) },
+                        onLeave: { uid in await checkpoint.cardRemoved(uid: uid) }
+                    )
                 }
             } catch let error as ReaderError {
                 throw ReaderStartError(description: "NFC reader \(error.device ?? "(first found)"): \(error.message)")
@@ -68,6 +70,9 @@ final class ReaderService: Service, Sendable {
             }
             logger.warning("no trusted card keys: signed cards will be refused as counterfeit", metadata: ["expected": "\(path)"])
             return TrustedKeys()
+        }
+        do { try StateFiles.checkOnlyOwnerCanWrite(path, what: "the trusted keys file (nfc.trusted_keys)") } catch {
+            throw ReaderStartError(description: "refusing \(error.description): whoever can change it decides which cards are genuine")
         }
         do {
             let keys = try TrustedKeys.load(from: path)

@@ -1,6 +1,7 @@
 public import CardModel
 public import Foundation
 import GRDB
+import StateFiles
 
 /// The kiosk's local copy of the card registry: an SQLite file in WAL mode.
 ///
@@ -26,12 +27,12 @@ public final class Replica: Sendable {
         }
         if exists {
             try Replica.checkHeader(path)
-        }
-        if exists {
             // Check read-only first: opening a pool writes (WAL set-up), and nothing may be
             // written to a file that turns out to be damaged or someone else's.
             try Replica.verify(path: path)
         }
+        // Created (or kept) 0600: SQLite gives the WAL and shared-memory files the same mode.
+        do { try StateFiles.prepareFile(path) } catch { throw ReplicaError(code: .io, path: path, detail: error.problem) }
         var config = Configuration()
         config.label = "replica"
         config.busyMode = .timeout(5)
@@ -230,6 +231,20 @@ public final class Replica: Sendable {
                     entitlementsByKind: byKind, cursor: state?["cursor"],
                     lastSyncAt: Self.date(state?["last_sync_at"]), lastImportAt: Self.date(state?["last_import_at"])
                 )
+            }
+        } catch {
+            throw Replica.translate(error, path: path)
+        }
+    }
+
+    /// When the replica's data was last refreshed (a sync or an import); `nil` if never.
+    ///
+    /// One row by primary key: cheap enough to ask on every check.
+    public func lastRefreshed() throws(ReplicaError) -> Date? {
+        do {
+            return try pool.read { db in
+                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT last_sync_at, last_import_at FROM sync_state WHERE id = 1"))
+                return [Self.date(row?["last_sync_at"]), Self.date(row?["last_import_at"])].compactMap { $0 }.max()
             }
         } catch {
             throw Replica.translate(error, path: path)

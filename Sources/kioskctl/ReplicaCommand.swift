@@ -3,6 +3,7 @@ import Foundation
 import KioskConfig
 import RegistryCSV
 import Replica
+import StateFiles
 
 struct ReplicaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,12 +81,12 @@ func loadConfig(_ options: KioskOptions) throws -> KioskConfiguration {
 
 func openReplica(_ config: KioskConfiguration) throws -> Replica {
     do {
-        try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
+        try StateFiles.prepareDirectory(config.stateDirectory)
         return try Replica(path: config.replicaPath)
     } catch let error as ReplicaError {
         fail("\(error)", code: 1)
     } catch {
-        fail("cannot create \(config.stateDirectory): \(error.localizedDescription)", code: 1)
+        fail("the state directory \(error)", code: 1)
     }
 }
 

@@ -1,11 +1,14 @@
+public import CardModel
 public import Foundation
 import GRDB
+import StateFiles
 
 /// The kiosk's durable queue of residents' service requests: `state_dir/outbox.sqlite`.
 ///
-/// A file of its own, never the replica (which may be re-bootstrapped at any time). WAL mode with
-/// `PRAGMA synchronous = FULL`: ``enqueue(service:cardNumber:detailsJSON:at:)`` returns only after
-/// the commit is on disk, so a request the resident saw accepted survives a power cut.
+/// A file of its own, never the replica (which may be re-bootstrapped at any time), mode 0600. WAL
+/// mode with `PRAGMA synchronous = FULL` on the writer connection: the WAL is fsynced at every commit,
+/// so ``enqueue(service:cardNumber:identity:detailsJSON:at:)`` returns only after the request is on
+/// disk, and a request the resident saw accepted survives a power cut.
 ///
 /// **Card numbers.** The central needs the card number to act on a request, so each pending item
 /// keeps it. Once the central has the item (delivered) or refused it for good (quarantined), the
@@ -29,12 +32,17 @@ public final class Outbox: Sendable {
         config.label = "outbox"
         config.busyMode = .timeout(10)
         config.maximumReaderCount = 2
-        config.prepareDatabase { db in
-            // An acknowledged request must survive a power cut: fsync the WAL on every commit.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+        do {
+            try StateFiles.prepareFile(path)
+        } catch {
+            throw OutboxError(code: .database, path: path, detail: error.problem)
         }
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            // An acknowledged request must survive a power cut: fsync the WAL on every commit. Set on the
+            // writer itself, after the pool's WAL set-up (which sets NORMAL, overriding `prepareDatabase`).
+            // The pool never replaces its writer connection, so this holds for the outbox's lifetime.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             let migrator = Self.migrator
             try pool.read { db in
                 let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
@@ -90,20 +98,37 @@ public final class Outbox: Sendable {
                 CREATE INDEX request_pending ON request(kiosk_seq) WHERE state = 'pending';
                 """)
         }
+        migrator.registerMigration("v2 identity") { db in
+            // Requests made after a typed number (not a tapped card) are flagged for the coordinator.
+            try db.execute(sql: """
+                ALTER TABLE request ADD COLUMN identity TEXT NOT NULL DEFAULT 'verified'
+                    CHECK (identity IN ('verified','unverified'))
+                """)
+        }
         return migrator
     }
 
     // MARK: Queue
+
+    /// The writer connection's `PRAGMA synchronous` (2 is FULL): what every commit of a request really does.
+    public func writerSynchronousLevel() throws(OutboxError) -> Int {
+        do { return try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 } } catch {
+            throw OutboxError(code: .database, path: path, detail: Self.describe(error))
+        }
+    }
 
     /// Queues a request; returns once it is committed to disk.
     ///
     /// - Parameters:
     ///   - service: a service id (the caller checks it against the catalogue).
     ///   - cardNumber: the normalised card number, kept only until delivery.
+    ///   - identity: `unverified` when the session was opened by a typed number.
     ///   - detailsJSON: a JSON object of at most ``maxDetailsBytes`` bytes.
     /// - Throws: ``OutboxError`` `.invalid` for details that are not a small JSON object; `.database` if it could not be stored.
     @discardableResult
-    public func enqueue(service: String, cardNumber: String, detailsJSON: String = "{}", at now: Date = Date()) throws(OutboxError) -> OutboxItem {
+    public func enqueue(
+        service: String, cardNumber: String, identity: Identity = .verified, detailsJSON: String = "{}", at now: Date = Date()
+    ) throws(OutboxError) -> OutboxItem {
         let data = Data(detailsJSON.utf8)
         guard data.count <= Self.maxDetailsBytes else {
             throw OutboxError(code: .invalid, path: path, detail: "details must be at most \(Self.maxDetailsBytes) bytes of JSON")
@@ -121,12 +146,13 @@ public final class Outbox: Sendable {
                 try db.execute(sql: "UPDATE outbox_meta SET last_seq = last_seq + 1 WHERE id = 1")
                 let seq = try Int64.fetchOne(db, sql: "SELECT last_seq FROM outbox_meta WHERE id = 1") ?? 0
                 try db.execute(sql: """
-                    INSERT INTO request (kiosk_seq, idempotency_key, created_at, service, card_number, details, state)
-                    VALUES (?, ?, ?, ?, ?, ?, 'pending')
-                    """, arguments: [seq, key, created, service, cardNumber, detailsJSON])
+                    INSERT INTO request (kiosk_seq, idempotency_key, created_at, service, card_number, details, state, identity)
+                    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
+                    """, arguments: [seq, key, created, service, cardNumber, detailsJSON, identity.rawValue])
                 return OutboxItem(
                     idempotencyKey: key, kioskSeq: seq, createdAt: created, service: service, cardNumber: cardNumber,
-                    detailsJSON: detailsJSON, state: .pending, attempts: 0, lastError: nil, centralStatus: nil, scheduledAt: nil
+                    identity: identity, detailsJSON: detailsJSON, state: .pending, attempts: 0, lastError: nil,
+                    centralStatus: nil, scheduledAt: nil
                 )
             }
         } catch {
@@ -246,7 +272,8 @@ public final class Outbox: Sendable {
         }
         return OutboxItem(
             idempotencyKey: row["idempotency_key"], kioskSeq: row["kiosk_seq"], createdAt: row["created_at"],
-            service: row["service"], cardNumber: row["card_number"], detailsJSON: row["details"], state: state,
+            service: row["service"], cardNumber: row["card_number"],
+            identity: Identity(rawValue: row["identity"] ?? "") ?? .unverified, detailsJSON: row["details"], state: state,
             attempts: row["attempts"], lastError: row["last_error"], centralStatus: row["central_status"], scheduledAt: row["scheduled_at"]
         )
     }

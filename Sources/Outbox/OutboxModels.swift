@@ -1,3 +1,4 @@
+public import CardModel
 import Foundation
 
 /// One resident's service request as the kiosk keeps it until the central has it.
@@ -31,6 +32,8 @@ public struct OutboxItem: Sendable, Equatable {
     public var service: String
     /// The normalised card number; `nil` once delivered or quarantined (it is blanked then).
     public var cardNumber: String?
+    /// `unverified` when the resident typed a card number instead of tapping the card.
+    public var identity: Identity
     /// A small JSON object, as compact text.
     public var detailsJSON: String
     public var state: State

@@ -63,8 +63,15 @@ struct OutboxTests {
             }
             let mode = try outbox.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
             #expect(mode == "wal")
-            let sync = try outbox.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
-            #expect(sync == 2)  // FULL
+            // On the writer connection itself, the one every commit goes through (a reader's says nothing).
+            #expect(try outbox.writerSynchronousLevel() == 2)  // FULL
+            let writer = try outbox.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+            #expect(writer == 2)
+            // Only its owner may read it, and so the WAL it writes.
+            for file in [path, path + "-wal"] {
+                let mode = (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue
+                #expect(mode == 0o600, "\(file)")
+            }
         }
         // Reopened (as after a restart): everything is there, oldest first.
         let outbox = try Outbox(path: path)

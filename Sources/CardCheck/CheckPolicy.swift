@@ -11,7 +11,9 @@ public struct CheckPolicy: Sendable {
     /// Judges a card found (or not) in the replica.
     ///
     /// - Parameters:
-    ///   - record: the replica's record of the card, `nil` when it has none.
+    ///   - record: the replica's record of the card, `nil` when it has none. For a tapped chip this is
+    ///     the record of that chip or, for a signed chip the replica does not know, the current card of
+    ///     the signed number; a record for another chip refuses the tap.
     ///   - presentation: how the card was presented.
     ///   - today: the day in Warsaw.
     public func verdict(for record: CardRecord?, presentation: Presentation, today: CivilDate) -> CheckResult {
@@ -33,8 +35,18 @@ public struct CheckPolicy: Sendable {
             return judge(record, summary: CardSummary(masked: number.masked, technology: record.technology), assurance: .high, today: today)
         case .chip(let uid, let technology, let signed):
             if let record {
+                let summary = CardSummary(masked: record.number.masked, technology: technology)
+                // The record may be the number's current card, found through a signed chip's number: a
+                // signature vouches only for numbers the registry does not know, so a known number on a
+                // chip that is not its current chip (replaced, re-issued, its chip removed) is refused.
+                guard record.uid == uid else {
+                    return CheckResult(
+                        verdict: .revoked, card: summary, entitlements: [], daysToExpiry: nil,
+                        reason: Reasons.chipWithdrawn, reasonCode: "replaced", assurance: .high
+                    )
+                }
                 let assurance: Assurance = signed == nil ? .low : .high
-                return judge(record, summary: CardSummary(masked: record.number.masked, technology: technology), assurance: assurance, today: today)
+                return judge(record, summary: summary, assurance: assurance, today: today)
             }
             if let signed {
                 return judgeOffline(signed, technology: technology, today: today)
@@ -144,6 +156,10 @@ enum Reasons {
     static let replaced = LocalizedText(
         pl: "Ta karta została zastąpiona nową kartą. Używaj nowej karty.",
         en: "This card was replaced by a new one. Please use the new card."
+    )
+    static let chipWithdrawn = LocalizedText(
+        pl: "Ta karta nie jest już ważna: w jej miejsce wydano inną. Podejdź do okienka Biura Obsługi Klienta.",
+        en: "This card is no longer valid: another card was issued in its place. Please ask at the customer office desk."
     )
     static let suspended = LocalizedText(
         pl: "Ta karta jest czasowo zawieszona. Podejdź do okienka.",

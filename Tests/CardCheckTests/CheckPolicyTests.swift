@@ -149,7 +149,8 @@ struct CheckPolicyTests {
     @Test("a UID-only card is low assurance, a signed one high; a signed card unknown to the replica is accepted offline")
     func assuranceAndOffline() throws {
         let uid = try ChipUID(hex: "04A2241A7B5C80")
-        let card = record([Entitlement(kind: .senior60, validFrom: day("2020-01-01"), validUntil: nil)])
+        var card = record([Entitlement(kind: .senior60, validFrom: day("2020-01-01"), validUntil: nil)])
+        card.uid = uid
         let byUID = policy.verdict(for: card, presentation: .chip(uid: uid, technology: .iso14443a, record: nil), today: day("2026-11-23"))
         #expect(byUID.verdict == .valid)
         #expect(byUID.assurance == .low)
@@ -161,6 +162,25 @@ struct CheckPolicyTests {
         #expect(offline.entitlements.first?.role == .child)
         let expiredSigned = policy.verdict(for: nil, presentation: .chip(uid: uid, technology: .ntag215, record: signed), today: day("2030-10-01"))
         #expect(expiredSigned.verdict == .expired)
+    }
+
+    @Test("a signed chip whose number the registry knows on another chip, or on no chip, is refused and sent to the desk")
+    func withdrawnChip() throws {
+        let oldChip = try ChipUID(hex: "04A2241A7B5C80")
+        let signed = VerifiedCardRecord(number: number("SKS-0001"), entitlements: [.senior60], role: nil, validUntil: nil, keyID: 1)
+        let valid = [Entitlement(kind: .senior60, validFrom: day("2020-01-01"), validUntil: nil)]
+        var onNewChip = record(valid)
+        onNewChip.uid = try ChipUID(hex: "04A2241A7B5C81")
+        onNewChip.technology = .ntag215
+        let printedOnly = record(valid)
+        for current in [onNewChip, printedOnly] {
+            let r = policy.verdict(for: current, presentation: .chip(uid: oldChip, technology: .ntag215, record: signed), today: day("2026-11-23"))
+            #expect(r.verdict == .revoked)
+            #expect(r.reasonCode == "replaced")
+            #expect(r.reason.pl.contains("Biura Obsługi Klienta"))
+            #expect(r.holderDisplayName == nil)
+            #expect(r.entitlements.isEmpty)
+        }
     }
 }
 

@@ -7,8 +7,9 @@ import CardModel
 /// good rows come back in ``Result/rows``, bad ones in ``Result/errors`` with their line.
 ///
 /// The parser is written here rather than taken from a CSV package because error reports must
-/// name the physical line of a row, also after quoted fields that span lines, and neither CSV
-/// package available reports that.
+/// name the physical line of every refused row, and a broken row must never take others with it:
+/// no registry field holds a line break, so a quote still open at the end of a line is that row's
+/// error (reported with its line) and the next line is read as a row of its own.
 public enum RegistryCSV {
     /// The columns a registry file must have.
     public static let columns = [
@@ -56,7 +57,11 @@ public enum RegistryCSV {
         guard missing.isEmpty else { throw .missingColumns(missing) }
 
         var result = Result(rows: [], errors: [])
-        for record in records where record.line > header.line && !record.isBlank {
+        for record in records where record.line > header.line && (record.error != nil || !record.isBlank) {
+            if let problem = record.error {
+                result.errors.append(RowError(line: record.line, reason: problem))
+                continue
+            }
             do {
                 result.rows.append(try row(record, index))
             } catch {
@@ -127,10 +132,15 @@ public enum RegistryCSV {
     struct Record {
         var line: Int
         var fields: [String]
+        /// Why the line could not be split into fields (an unclosed quote).
+        var error: String? = nil
         var isBlank: Bool { fields.allSatisfy { $0.trimmingWhitespace().isEmpty } }
     }
 
-    /// Splits CSV text into records (RFC 4180 quoting), guessing the separator from the first line.
+    static let unclosedQuote = "a quote (\") opened in this row is not closed before the end of the line; close it or remove it"
+
+    /// Splits CSV text into records (RFC 4180 quoting within a line), guessing the separator from the first line.
+
     static func splitRecords(_ text: String) -> [Record] {
         let firstLine = text.prefix { $0 != "\n" && $0 != "\r\n" }
         let sep: Character = firstLine.filter { $0 == ";" }.count > firstLine.filter { $0 == "," }.count ? ";" : ","
@@ -152,8 +162,15 @@ public enum RegistryCSV {
                     if let n = next() {
                         if n == "\"" { field.append("\"") } else { inQuotes = false; pending = n }
                     } else { inQuotes = false }
+                } else if c == "\n" || c == "\r\n" || c == "\r" {
+                    // The quote never closed on its line: refuse this row, read the next line afresh.
+                    records.append(Record(line: recordLine, fields: [], error: unclosedQuote))
+                    fields = []
+                    field = ""
+                    inQuotes = false
+                    line += 1
+                    recordLine = line
                 } else {
-                    if c == "\n" || c == "\r\n" { line += 1 }
                     field.append(c)
                 }
                 continue
@@ -176,7 +193,9 @@ public enum RegistryCSV {
                 field.append(c)
             }
         }
-        if !field.isEmpty || !fields.isEmpty {
+        if inQuotes {
+            records.append(Record(line: recordLine, fields: [], error: unclosedQuote))
+        } else if !field.isEmpty || !fields.isEmpty {
             fields.append(field)
             records.append(Record(line: recordLine, fields: fields))
         }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CardModel
 import CompressNIO
 import Foundation
 public import KioskAPI
@@ -65,21 +66,26 @@ public final class HTTPCentralClient: CentralConnection {
 
     /// Largest JSON reply accepted (a feed page, a batch result).
     static let maxReplyBytes = 32 * 1024 * 1024
-    /// Largest snapshot accepted, compressed and uncompressed.
-    static let maxSnapshotBytes = 1024 * 1024 * 1024
+    /// Largest snapshot accepted by default, compressed and uncompressed (a 5 M-card registry is ~1 GiB of NDJSON).
+    public static let defaultMaxSnapshotBytes = 4 * 1024 * 1024 * 1024
     /// The central accepts at most 256 KiB per body; stay well below.
     static let maxBatchBytes = 200 * 1024
 
     let base: String
     let token: String
     let timeouts: Timeouts
+    /// Largest snapshot accepted, compressed and uncompressed: a bigger one is abandoned, not stored.
+    let maxSnapshotBytes: Int
     let client: HTTPClient
 
     /// A client for the central at `url` (`http://` or `https://`).
     ///
     /// - Parameter caFile: a PEM file of CA certificates to trust instead of the system's.
     /// - Throws: ``SyncError`` `.configuration` for a bad URL or an unreadable CA file.
-    public init(url: String, token: String, caFile: String?, timeouts: Timeouts = Timeouts()) throws(SyncError) {
+    public init(
+        url: String, token: String, caFile: String?, timeouts: Timeouts = Timeouts(),
+        maxSnapshotBytes: Int = HTTPCentralClient.defaultMaxSnapshotBytes
+    ) throws(SyncError) {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme), parsed.host != nil else {
             throw SyncError(.configuration, "central.url must be an http:// or https:// URL")
         }
@@ -87,6 +93,7 @@ public final class HTTPCentralClient: CentralConnection {
         base = url.hasSuffix("/") ? String(url.dropLast()) : url
         self.token = token
         self.timeouts = timeouts
+        self.maxSnapshotBytes = maxSnapshotBytes
         var config = HTTPClient.Configuration()
         config.timeout = .init(connect: .seconds(timeouts.connect.components.seconds), read: .seconds(timeouts.call.components.seconds))
         config.redirectConfiguration = .disallow
@@ -149,10 +156,22 @@ public final class HTTPCentralClient: CentralConnection {
         var reader = SnapshotReader(batchSize: batchSize, maxLine: Self.maxSnapshotLineBytes, maxCards: Self.maxSnapshotCards)
         let inflater = gzip ? try StreamingInflater() : nil
         defer { inflater?.close() }
+        let limit = maxSnapshotBytes
+        func tooLarge() -> SyncError {
+            SyncError(.malformed, "the snapshot is larger than the \(limit) bytes this kiosk accepts; the replica was left as it was")
+        }
+        var received = 0
+        var inflated = 0
         do {
             for try await var chunk in response.body {
+                received += chunk.readableBytes
+                guard received <= limit else { throw tooLarge() }
                 if let inflater {
-                    try inflater.inflate(&chunk) { (plain: inout ByteBuffer) throws(SyncError) in try reader.consume(&plain) }
+                    try inflater.inflate(&chunk) { (plain: inout ByteBuffer) throws(SyncError) in
+                        inflated += plain.readableBytes
+                        guard inflated <= limit else { throw tooLarge() }
+                        try reader.consume(&plain)
+                    }
                 } else {
                     try reader.consume(&chunk)
                 }
@@ -175,6 +194,7 @@ public final class HTTPCentralClient: CentralConnection {
             entries.append([
                 "idempotency_key": item.idempotencyKey, "kiosk_seq": item.kioskSeq, "created_at": item.createdAt,
                 "service": item.service, "card_number": item.cardNumber ?? "", "details": details,
+                "identity": item.identity.rawValue,
             ])
         }
         let body: Data

@@ -36,13 +36,20 @@ public actor SyncEngine: SyncTrigger {
     public nonisolated var centralStatus: StatusReport.CentralInfo { tracker.info }
 
     /// Syncs now, or waits for the sync already running.
+    ///
+    /// Cancelling the caller cancels the sync (every step is idempotent and simply runs again next
+    /// time), so a graceful shutdown never waits for a slow central.
     public func syncNow() async -> SyncOutcome {
-        if let running { return await running.value }
+        if let running { return await Self.value(of: running) }
         let task = Task { await self.performSync() }
         running = task
-        let outcome = await task.value
+        let outcome = await Self.value(of: task)
         running = nil
         return outcome
+    }
+
+    private static func value(of task: Task<SyncOutcome, Never>) async -> SyncOutcome {
+        await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
     }
 
     private func performSync() async -> SyncOutcome {

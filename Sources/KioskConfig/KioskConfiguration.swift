@@ -1,15 +1,24 @@
 public import Foundation
+import StateFiles
 
 /// Everything `kioskd` can be configured with; every field has a working default.
 ///
 /// Read from a TOML file (`kioskd --config PATH`), then overridden by the environment
-/// (`KIOSK_STATE_DIR`, `KIOSK_HTTP_ADDR`, `KIOSK_NFC_DEVICE`, `KIOSK_CENTRAL_URL`,
-/// `KIOSK_CENTRAL_TOKEN`, and `KIOSK_TRUSTED_KEYS` for `nfc.trusted_keys`), so a systemd unit or a test can change one thing without a file.
+/// (`KIOSK_STATE_DIR`, `KIOSK_HTTP_ADDR`, `KIOSK_HTTP_TOKEN`, `KIOSK_NFC_DEVICE`, `KIOSK_CENTRAL_URL`,
+/// `KIOSK_CENTRAL_TOKEN`, `KIOSK_TRUSTED_KEYS` for `nfc.trusted_keys` and `KIOSK_SESSION_SECONDS`
+/// for `session.ttl_seconds`), so a systemd unit or a test can change one thing without a file.
+///
+/// The local API stays on loopback: another address is refused unless `http.allow_remote = true`
+/// and an access token (`http.token` or `http.token_file`) is set, which every route then requires.
 public struct KioskConfiguration: Sendable, Equatable {
     /// Where the replica and the outbox live.
     public var stateDirectory: String = "/var/lib/cus-kiosk"
     /// The local API's listening address; loopback unless deliberately opened.
     public var httpAddress: HostPort = HostPort(host: "127.0.0.1", port: 8080)
+    /// Whether ``httpAddress`` may be other than loopback (then ``httpToken`` is required).
+    public var httpAllowRemote: Bool = false
+    /// The token every local API route requires; needed when ``httpAllowRemote`` is on.
+    public var httpToken: String?
     /// This kiosk's name, shown on the status page.
     public var kioskName: String = "kiosk"
     /// libnfc connstring of the reader (`pn532_uart:/dev/ttyUSB0`); `nil`: the first reader libnfc finds.
@@ -45,6 +54,9 @@ public struct KioskConfiguration: Sendable, Equatable {
         "state_dir": "a path",
         "kiosk_name": "a name",
         "http.addr": "\"host:port\"",
+        "http.allow_remote": "true or false",
+        "http.token": "a token",
+        "http.token_file": "a path",
         "nfc.device": "a libnfc connstring",
         "nfc.enabled": "true or false",
         "nfc.trusted_keys": "a path",
@@ -78,7 +90,48 @@ public struct KioskConfiguration: Sendable, Equatable {
             try config.apply(doc, source: source)
         }
         try config.apply(environment: environment)
+        try config.validate()
         return config
+    }
+
+    /// Rules that span keys: the local API is loopback-only unless opened on purpose, with a token.
+    func validate() throws(ConfigError) {
+        if !httpAddress.isLoopback {
+            guard httpAllowRemote else {
+                throw ConfigError(
+                    source: "configuration", key: "http.addr", line: nil,
+                    problem: "\(httpAddress) is not a loopback address: the local API would be open to the network. Use 127.0.0.1, or set http.allow_remote = true with http.token_file"
+                )
+            }
+            guard let token = httpToken, token.utf8.count >= 16 else {
+                throw ConfigError(
+                    source: "configuration", key: "http.token", line: nil,
+                    problem: "http.allow_remote = true needs an access token of at least 16 characters (http.token_file or KIOSK_HTTP_TOKEN), which every route then requires"
+                )
+            }
+        }
+    }
+
+    /// Things that work but should not be so, for the log at start and the status page.
+    public var warnings: [String] {
+        var out: [String] = []
+        if let url = centralURL, url.lowercased().hasPrefix("http://"), centralToken != nil {
+            out.append("central.url \(url) is plain http://: the kiosk's token and residents' requests travel unencrypted. Use https://")
+        }
+        return out
+    }
+
+    /// A token from a file only its owner can change; surrounding white space is dropped.
+    static func readToken(file path: String) throws(ConfigError) -> String {
+        do { try StateFiles.checkOnlyOwnerCanWrite(path, what: "the token file") } catch {
+            throw ConfigError(source: "", key: nil, line: nil, problem: error.description)
+        }
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(source: "", key: nil, line: nil, problem: "cannot read the token file \(path)")
+        }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !token.isEmpty else { throw ConfigError(source: "", key: nil, line: nil, problem: "the token file \(path) is empty") }
+        return token
     }
 
     mutating func apply(_ doc: TOMLDocument, source: String) throws(ConfigError) {
@@ -115,11 +168,13 @@ public struct KioskConfiguration: Sendable, Equatable {
                 centralURL = text
             case "central.token": centralToken = try string()
             case "central.token_file":
-                let path = try string()
-                guard let data = FileManager.default.contents(atPath: path), let token = String(data: data, encoding: .utf8) else {
-                    throw fail("cannot read the token file \(path)")
-                }
-                centralToken = token.trimmingCharacters(in: .whitespacesAndNewlines)
+                do { centralToken = try Self.readToken(file: try string()) } catch { throw fail(error.problem) }
+            case "http.allow_remote":
+                guard case .bool(let b) = entry.value else { throw fail("expected true or false, got \(entry.value.typeName)") }
+                httpAllowRemote = b
+            case "http.token": httpToken = try string()
+            case "http.token_file":
+                do { httpToken = try Self.readToken(file: try string()) } catch { throw fail(error.problem) }
             case "central.ca_file": centralCAFile = try string()
             case "central.sync_interval_seconds": syncIntervalSeconds = try integer(5...86_400)
             case "taps.keep": tapsKeep = try integer(1...10_000)
@@ -153,6 +208,13 @@ public struct KioskConfiguration: Sendable, Equatable {
         }
         if let v = value("KIOSK_CENTRAL_TOKEN") { centralToken = v }
         if let v = value("KIOSK_TRUSTED_KEYS") { trustedKeysFile = v }
+        if let v = value("KIOSK_HTTP_TOKEN") { httpToken = v }
+        if let v = value("KIOSK_SESSION_SECONDS") {
+            guard let n = Int(v), (2...3_600).contains(n) else {
+                throw ConfigError(source: "environment", key: "KIOSK_SESSION_SECONDS", line: nil, problem: "\"\(v)\" is not a whole number of seconds from 2 to 3600")
+            }
+            sessionSeconds = n
+        }
     }
 
     static func isHTTPURL(_ text: String) -> Bool {
@@ -186,6 +248,14 @@ public struct HostPort: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// Whether the host is a loopback address (`127.0.0.0/8`, `::1`, `localhost`).
+    public var isLoopback: Bool {
+        let h = host.lowercased()
+        if h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1" { return true }
+        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
 }
 
 /// A configuration that cannot be used, naming where, which key, and what is wrong.

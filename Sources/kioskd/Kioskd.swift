@@ -10,7 +10,7 @@ struct KioskdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kioskd",
         abstract: "The CUS Starachowice card-check kiosk daemon.",
-        discussion: "Environment overrides: KIOSK_STATE_DIR, KIOSK_HTTP_ADDR, KIOSK_NFC_DEVICE, KIOSK_CENTRAL_URL, KIOSK_CENTRAL_TOKEN, KIOSK_LOG_LEVEL."
+        discussion: "Environment overrides: KIOSK_STATE_DIR, KIOSK_HTTP_ADDR, KIOSK_HTTP_TOKEN, KIOSK_NFC_DEVICE, KIOSK_CENTRAL_URL, KIOSK_CENTRAL_TOKEN, KIOSK_TRUSTED_KEYS, KIOSK_SESSION_SECONDS, KIOSK_LOG_LEVEL."
     )
 
     @Option(name: .long, help: "TOML configuration file.")

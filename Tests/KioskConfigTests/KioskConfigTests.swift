@@ -95,4 +95,52 @@ struct KioskConfigTests {
             (error as? ConfigError)?.key == "KIOSK_HTTP_ADDR"
         }
     }
+
+    @Test("the local API stays on loopback unless allow_remote is set with a token of 16 characters or more")
+    func loopbackOnly() throws {
+        for addr in ["127.0.0.1:8080", "127.0.0.5:80", "[::1]:8080", "localhost:0"] {
+            #expect(try KioskConfiguration.load(file: nil, environment: ["KIOSK_HTTP_ADDR": addr]).httpAddress.isLoopback, "\(addr)")
+        }
+        for addr in ["0.0.0.0:8080", "192.168.1.20:8080", "[::]:8080", "kiosk.local:8080"] {
+            #expect(throws: ConfigError.self, "\(addr)") { try KioskConfiguration.load(file: nil, environment: ["KIOSK_HTTP_ADDR": addr]) }
+        }
+        let open = try writeConfig("[http]\naddr = \"0.0.0.0:8080\"\nallow_remote = true\n")
+        #expect(throws: ConfigError.self) { try KioskConfiguration.load(file: open, environment: [:]) }
+        #expect(throws: ConfigError.self) { try KioskConfiguration.load(file: open, environment: ["KIOSK_HTTP_TOKEN": "short"]) }
+        let c = try KioskConfiguration.load(file: open, environment: ["KIOSK_HTTP_TOKEN": "sixteen-chars-ok"])
+        #expect(c.httpAllowRemote && c.httpToken == "sixteen-chars-ok")
+    }
+
+    @Test("a token file that other users can change is refused; a private one is read")
+    func tokenFileModes() throws {
+        let token = NSTemporaryDirectory() + "token-\(UUID().uuidString.prefix(8))"
+        try Data("kiosk-token-123\n".utf8).write(to: URL(fileURLWithPath: token))
+        defer { try? FileManager.default.removeItem(atPath: token) }
+        let config = try writeConfig("[central]\nurl = \"https://cus.example/\"\ntoken_file = \"\(token)\"\n")
+        try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: token)
+        do {
+            _ = try KioskConfiguration.load(file: config, environment: [:])
+            Issue.record("a world-writable token file was accepted")
+        } catch {
+            #expect(error.problem.contains("chmod go-w"))
+            #expect(error.key == "central.token_file")
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: token)
+        #expect(try KioskConfiguration.load(file: config, environment: [:]).centralToken == "kiosk-token-123")
+    }
+
+    @Test("a plain http:// central with a token is a warning; https:// or no token is not")
+    func plainHTTPWarning() throws {
+        let plain = try KioskConfiguration.load(file: nil, environment: ["KIOSK_CENTRAL_URL": "http://cus.example/", "KIOSK_CENTRAL_TOKEN": "t"])
+        #expect(plain.warnings.count == 1)
+        #expect(plain.warnings.first?.contains("https://") == true)
+        #expect(try KioskConfiguration.load(file: nil, environment: ["KIOSK_CENTRAL_URL": "https://cus.example/", "KIOSK_CENTRAL_TOKEN": "t"]).warnings.isEmpty)
+    }
+
+    @Test("KIOSK_SESSION_SECONDS sets the session lifetime and refuses nonsense")
+    func sessionSeconds() throws {
+        #expect(try KioskConfiguration.load(file: nil, environment: ["KIOSK_SESSION_SECONDS": "4"]).sessionSeconds == 4)
+        #expect(throws: ConfigError.self) { try KioskConfiguration.load(file: nil, environment: ["KIOSK_SESSION_SECONDS": "0"]) }
+        #expect(throws: ConfigError.self) { try KioskConfiguration.load(file: nil, environment: ["KIOSK_SESSION_SECONDS": "soon"]) }
+    }
 }

@@ -112,7 +112,7 @@ struct TapBenchmark {
         let shared = Shared()
         let events = checkpoint.events.subscribe()
         let collector = Task {
-            for await event in events where event.type == .tap {
+            for await case .check(let event) in events where event.type == .tap {
                 let end = ContinuousClock.now
                 if event.verdict == .valid, let start = shared.placedAt.withLock({ p in defer { p = nil }; return p }) {
                     shared.done.withLock { $0.append(ms(end - start)) }

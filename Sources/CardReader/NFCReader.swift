@@ -51,11 +51,16 @@ public final class NFCReader: Sendable {
     ///
     /// A missing or failing reader does not end the loop: it is reported through ``health`` and
     /// reopened.
-    /// - Parameter onTap: called once per tap, in order; the next tap waits for it to return.
+    /// - Parameters:
+    ///   - onTap: called once per tap, in order; the next tap waits for it to return.
+    ///   - onLeave: called when the card of a tap leaves the field (not when the reader is lost).
     /// - Throws: ``ReaderError`` `.deviceInUse` when another reader loop (in any process) holds the
     ///   device, `.alreadyRunning` when this reader already runs, `.lockDirectoryUnusable`,
     ///   `.libnfcUnavailable`.
-    public func run(onTap: @escaping @Sendable (Presentation) async -> Void) async throws(ReaderError) {
+    public func run(
+        onTap: @escaping @Sendable (Presentation) async -> Void,
+        onLeave: @escaping @Sendable (ChipUID) async -> Void = { _ in }
+    ) async throws(ReaderError) {
         let claimed = isRunning.withLock { running in
             if running { return false }
             running = true
@@ -89,6 +94,7 @@ public final class NFCReader: Sendable {
                 for await event in events {
                     switch event {
                     case .tap(let presentation): await onTap(presentation)
+                    case .left(let uid): await onLeave(uid)
                     case .fatal(let error): failure = error
                     }
                 }

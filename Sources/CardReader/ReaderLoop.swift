@@ -6,6 +6,8 @@ import Logging
 enum ReaderEvent: Sendable {
     /// One tap, complete (or `.unreadable`).
     case tap(Presentation)
+    /// The card of the last tap left the field.
+    case left(ChipUID)
     /// The loop cannot go on (device locked by another process, libnfc missing).
     case fatal(ReaderError)
 }
@@ -304,6 +306,7 @@ struct ReaderLoop {
     }
 
     private mutating func cardLeft() {
+        if let held = heldUID, let uid = try? ChipUID(bytes: held) { session.events.yield(.left(uid)) }
         heldUID = nil
         logger.debug("card left the field")
     }

@@ -39,12 +39,14 @@ public struct CheckEvent: Sendable, Codable, Equatable {
     public var daysToExpiry: Int?
     public var assurance: Assurance
     public var acceptedOffline: Bool
-    /// "Anna K."; absent in the retained taps list.
+    /// `verified` for a tapped card, `unverified` for a typed number (anyone can type a number).
+    public var identity: Identity
+    /// "Anna K."; only for a tapped card, and never in the retained taps list.
     public var holder: String?
     /// Handle for acting for this card holder; present on `valid` verdicts only.
     public var session: String?
 
-    init(source: Source, at: Date, result: CheckResult, session: String?) {
+    init(source: Source, at: Date, result: CheckResult, identity: Identity, session: String?) {
         type = source
         self.at = at
         card = Card(masked: result.card.masked, technology: result.card.technology)
@@ -57,7 +59,9 @@ public struct CheckEvent: Sendable, Codable, Equatable {
         daysToExpiry = result.daysToExpiry
         assurance = result.assurance
         acceptedOffline = result.acceptedOffline
-        holder = result.holderDisplayName
+        self.identity = identity
+        // A typed number must not tell a stranger whose it is.
+        holder = identity == .verified ? result.holderDisplayName : nil
         self.session = session
     }
 

@@ -27,8 +27,24 @@ public actor Checkpoint {
         /// Kept in memory only, so later actions never need the screen to send a number back.
         public var cardNumber: CardNumber
         public var entitlements: [EntitlementKind]
+        /// `unverified` when the session was opened by a typed number.
+        public var identity: Identity
+        /// The chip that opened the session: when it leaves the reader, the session ends.
+        public var chip: ChipUID?
         public var expires: Date
     }
+
+    /// The kiosk's clock compared with the replica's last refresh, for the status page and the screen.
+    public struct ClockReport: Sendable, Equatable {
+        /// False when the clock says a time before the replica's last sync or import: dates are then
+        /// judged from that day instead (a Raspberry Pi without a real-time clock boots in the past).
+        public var ok: Bool
+        /// When the replica was last refreshed, by this kiosk's clock at the time.
+        public var lastRefresh: Date?
+    }
+
+    /// How far behind the last refresh the clock may be before it is reported (NTP steps, a slow RTC).
+    public static let clockTolerance: TimeInterval = 120
 
     public nonisolated let replica: Replica
     public nonisolated let events: EventHub
@@ -38,6 +54,7 @@ public actor Checkpoint {
     private let logger: Logger
     private var recent: [CheckEvent] = []
     private var session: Session?
+    private var sessionTimer: Task<Void, Never>?
 
     public init(replica: Replica, clock: any KioskClock = SystemClock(), retention: Retention = Retention(), events: EventHub = EventHub(), logger: Logger) {
         self.replica = replica
@@ -54,44 +71,56 @@ public actor Checkpoint {
     @discardableResult
     public func check(_ presentation: Presentation, source: CheckEvent.Source) -> CheckEvent {
         let now = clock.now()
-        let today = CivilDate(now, in: .warsaw)
         var result: CheckResult
         var record: CardRecord?
         do {
+            // Never judge dates by a clock that went back behind the data: the last refresh's day is the floor.
+            let today = max(CivilDate(now, in: .warsaw), try replica.lastRefreshed().map { CivilDate($0, in: .warsaw) } ?? CivilDate(now, in: .warsaw))
             switch presentation {
             case .typed(let number): record = try replica.card(number: number)
             case .chip(let uid, _, let signed):
-                // A signed card found by its number too, so a re-issued chip not yet synced is still recognised.
-                if let found = try replica.card(uid: uid) {
-                    record = found
-                } else if let signed {
-                    record = try replica.card(number: signed.number).flatMap { $0.uid == nil || $0.uid == uid ? $0 : nil }
-                } else {
-                    record = nil
-                }
+                // The chip itself, or for a signed chip the replica does not know, its number's current card:
+                // the policy accepts the signature only when the number is unknown too.
+                record = try replica.card(uid: uid)
+                if record == nil, let signed { record = try replica.card(number: signed.number) }
             case .unreadable, .counterfeit: record = nil
             }
             result = policy.verdict(for: record, presentation: presentation, today: today)
         } catch {
             logger.error("replica lookup failed", metadata: ["error": "\(error.code.rawValue)"])
-            result = policy.verdict(for: nil, presentation: .unreadable(technology: nil), today: today)
+            result = policy.verdict(for: nil, presentation: .unreadable(technology: nil), today: CivilDate(now, in: .warsaw))
             result.reasonCode = "replica_error"
         }
 
-        // Any new tap ends the previous holder's session.
-        session = nil
+        let identity: Identity
+        let chip: ChipUID?
+        switch presentation {
+        case .typed: (identity, chip) = (.unverified, nil)
+        case .chip(let uid, _, _): (identity, chip) = (.verified, uid)
+        case .counterfeit(let uid, _, _): (identity, chip) = (.verified, uid)
+        case .unreadable: (identity, chip) = (.verified, nil)
+        }
+
+        // Any new presentation ends the previous holder's session.
+        closeSession()
         var sessionID: String?
         if result.verdict == .valid, let number = record?.number ?? Self.number(of: presentation) {
             let id = Self.newSessionID()
             session = Session(
-                id: id, cardNumber: number, entitlements: result.entitlements.map(\.kind),
+                id: id, cardNumber: number, entitlements: result.entitlements.map(\.kind), identity: identity, chip: chip,
                 expires: now.addingTimeInterval(Double(retention.sessionLifetime.components.seconds))
             )
+            let lifetime = retention.sessionLifetime
+            sessionTimer = Task { [weak self] in
+                try? await Task.sleep(for: lifetime)
+                guard !Task.isCancelled else { return }
+                await self?.endSession(id: id, reason: .timeout)
+            }
             sessionID = id
         }
-        let event = CheckEvent(source: source, at: now, result: result, session: sessionID)
+        let event = CheckEvent(source: source, at: now, result: result, identity: identity, session: sessionID)
         remember(event.redacted, now: now)
-        events.publish(event)
+        events.publish(.check(event))
         logger.info(
             "card checked",
             metadata: ["source": "\(source.rawValue)", "card": "\(result.card.masked)", "verdict": "\(result.verdict.rawValue)", "reason": "\(result.reasonCode)"]
@@ -111,8 +140,34 @@ public actor Checkpoint {
         return s
     }
 
-    /// Ends the open session (the resident pressed "finish", or walked away).
-    public func endSession() { session = nil }
+    /// Ends the session `id` if it is the open one, and tells the screens; returns whether it was open.
+    @discardableResult
+    public func endSession(id: String, reason: SessionEnd.Reason) -> Bool {
+        guard let s = session, s.id == id else { return false }
+        closeSession()
+        events.publish(.sessionEnded(SessionEnd(session: s.id, reason: reason)))
+        logger.info("session ended", metadata: ["reason": "\(reason.rawValue)"])
+        return true
+    }
+
+    /// A card left the reader: ends the session it opened, if that is the open one.
+    public func cardRemoved(uid: ChipUID) {
+        guard let s = session, s.chip == uid else { return }
+        endSession(id: s.id, reason: .cardRemoved)
+    }
+
+    /// The clock compared with the replica's last refresh.
+    public func clockReport() -> ClockReport {
+        let refreshed = try? replica.lastRefreshed()
+        let behind = refreshed.map { clock.now() < $0.addingTimeInterval(-Self.clockTolerance) } ?? false
+        return ClockReport(ok: !behind, lastRefresh: refreshed)
+    }
+
+    private func closeSession() {
+        session = nil
+        sessionTimer?.cancel()
+        sessionTimer = nil
+    }
 
     private func remember(_ event: CheckEvent, now: Date) {
         recent.append(event)

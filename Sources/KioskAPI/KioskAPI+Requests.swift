@@ -41,7 +41,9 @@ extension KioskAPI {
         }
         let item: OutboxItem
         do {
-            item = try outbox.enqueue(service: service.id, cardNumber: session.cardNumber.value, detailsJSON: body.detailsJSON)
+            item = try outbox.enqueue(
+                service: service.id, cardNumber: session.cardNumber.value, identity: session.identity, detailsJSON: body.detailsJSON
+            )
         } catch {
             if error.code == .invalid {
                 throw APIError(.badRequest, code: "invalid_details", message: error.detail, messagePL: "Nieprawidłowe szczegóły zgłoszenia.")

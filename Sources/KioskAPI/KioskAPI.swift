@@ -22,11 +22,15 @@ public struct KioskAPI: Sendable {
     public let catalog: ServiceCatalog
     /// Runs a sync with the central now (`POST /api/v1/sync`); `nil` when no central is configured.
     public let sync: (any SyncTrigger)?
+    /// Pauses number entry after refused numbers in a row (`POST /api/v1/check` answers 429).
+    public let entryGuard: NumberEntryGuard
+    /// The token every route requires (a kiosk whose API is open beyond loopback); `nil` on loopback.
+    public let accessToken: String?
 
     public init(
         checkpoint: Checkpoint, status: any KioskStatusSource, kioskName: String, uiDirectory: String? = nil,
         heartbeat: Duration = .seconds(15), outbox: Outbox? = nil, catalog: ServiceCatalog = ServiceCatalog(),
-        sync: (any SyncTrigger)? = nil
+        sync: (any SyncTrigger)? = nil, entryGuard: NumberEntryGuard = NumberEntryGuard(path: nil), accessToken: String? = nil
     ) {
         self.checkpoint = checkpoint
         self.status = status
@@ -36,11 +40,14 @@ public struct KioskAPI: Sendable {
         self.outbox = outbox
         self.catalog = catalog
         self.sync = sync
+        self.entryGuard = entryGuard
+        self.accessToken = accessToken
     }
 
     /// Builds the router with every route.
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: LocalAccessMiddleware(token: accessToken))
         if let uiDirectory {
             router.add(middleware: FileMiddleware(uiDirectory, searchForIndexHtml: true))
         }
@@ -49,6 +56,10 @@ public struct KioskAPI: Sendable {
         api.get("taps") { request, _ in try await self.tapsResponse(request) }
         api.post("check") { request, _ in try await self.checkResponse(request) }
         api.get("events") { _, _ in self.eventsResponse() }
+        api.delete("sessions/:id") { _, context in
+            await self.checkpoint.endSession(id: context.parameters.get("id") ?? "", reason: .done)
+            return Response(status: .noContent)
+        }
         api.get("services") { _, _ in try self.servicesResponse() }
         api.post("requests") { request, _ in try await self.createRequestResponse(request) }
         api.get("requests/:id") { _, context in try self.requestStatusResponse(id: context.parameters.get("id") ?? "") }
@@ -73,7 +84,8 @@ public struct KioskAPI: Sendable {
             ),
             reader: await status.readerStatus(),
             outbox: await status.outboxStatus(),
-            central: await status.centralStatus()
+            central: await status.centralStatus(),
+            clock: .init(await checkpoint.clockReport())
         )
         return try Self.json(report)
     }
@@ -92,6 +104,7 @@ public struct KioskAPI: Sendable {
 
     func checkResponse(_ request: Request) async throws -> Response {
         struct CheckRequest: Decodable { var number: String }
+        if let wait = await entryGuard.secondsLeft() { throw Self.tooManyAttempts(wait) }
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: 16 * 1024) } catch {
             throw APIError(.contentTooLarge, code: "body_too_large", message: "The request body is larger than 16 KiB.")
@@ -107,7 +120,17 @@ public struct KioskAPI: Sendable {
             throw APIError(.badRequest, code: "invalid_number", message: error.message.en, messagePL: error.message.pl)
         }
         let event = await checkpoint.check(.typed(number), source: .check)
+        await entryGuard.record(accepted: event.verdict == .valid)
         return try Self.json(event)
+    }
+
+    static func tooManyAttempts(_ seconds: Int) -> APIError {
+        APIError(
+            .tooManyRequests, code: "too_many_attempts",
+            message: "Too many numbers that are not valid in a row. Number entry resumes in \(seconds) s.",
+            messagePL: "Zbyt wiele nieudanych prób. Wpisywanie numeru będzie możliwe za \(seconds) s.",
+            retryAfter: seconds
+        )
     }
 
     func eventsResponse() -> Response {
@@ -116,7 +139,7 @@ public struct KioskAPI: Sendable {
         let body = ResponseBody { writer in
             try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
             try await withThrowingTaskGroup(of: Void.self) { group in
-                let (ticks, tick) = AsyncStream<Void>.makeStream()
+                let (ticks, tick) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
                 group.addTask {
                     while !Task.isCancelled {
                         try await Task.sleep(for: heartbeat)
@@ -124,11 +147,17 @@ public struct KioskAPI: Sendable {
                     }
                 }
                 // Events and heartbeats are merged through one writer, so the writer is used from one task.
-                let (merged, sink) = AsyncStream<ByteBuffer>.makeStream()
+                // Bounded like the hub's own buffer: a screen that stops reading loses old events, and
+                // the kiosk's memory does not grow.
+                let (merged, sink) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingNewest(EventHub.bufferSize))
                 group.addTask {
                     for await event in stream {
-                        let data = try JSONEncoder.kioskAPI.encode(event)
-                        var buffer = ByteBuffer(string: "event: \(event.type.rawValue)\ndata: ")
+                        let data: Data
+                        switch event {
+                        case .check(let check): data = try JSONEncoder.kioskAPI.encode(check)
+                        case .sessionEnded(let end): data = try JSONEncoder.kioskAPI.encode(end)
+                        }
+                        var buffer = ByteBuffer(string: "event: \(event.name)\ndata: ")
                         buffer.writeBytes(data)
                         buffer.writeString("\n\n")
                         sink.yield(buffer)

@@ -26,11 +26,15 @@ public struct StatusReport: Sendable, Codable, Equatable {
     }
 
     public struct OutboxInfo: Sendable, Codable, Equatable {
-        public var pending: Int
-        public var quarantined: Int
-        public init(pending: Int, quarantined: Int) {
+        /// Requests waiting for the central; `nil` when the outbox cannot be read (see ``error``).
+        public var pending: Int?
+        public var quarantined: Int?
+        /// Why the outbox could not be read.
+        public var error: String?
+        public init(pending: Int?, quarantined: Int?, error: String? = nil) {
             self.pending = pending
             self.quarantined = quarantined
+            self.error = error
         }
     }
 
@@ -41,12 +45,30 @@ public struct StatusReport: Sendable, Codable, Equatable {
         public var lastContact: Date?
         public var lastSuccessfulSync: Date?
         public var lastError: String?
+        /// Configuration problems that weaken the link (a plain http:// URL with a token).
+        public var warnings: [String]?
         public init(state: String, url: String? = nil, lastContact: Date? = nil, lastSuccessfulSync: Date? = nil, lastError: String? = nil) {
             self.state = state
             self.url = url
             self.lastContact = lastContact
             self.lastSuccessfulSync = lastSuccessfulSync
             self.lastError = lastError
+        }
+    }
+
+    /// The clock against the replica's last refresh.
+    public struct ClockInfo: Sendable, Codable, Equatable {
+        /// False when the clock is behind the replica's last sync or import.
+        public var ok: Bool
+        /// `behind_last_sync` when not ok; dates are then judged from the last refresh's day.
+        public var problem: String?
+        /// The replica's last sync or import.
+        public var lastSync: Date?
+
+        public init(ok: Bool, problem: String? = nil, lastSync: Date? = nil) {
+            self.ok = ok
+            self.problem = problem
+            self.lastSync = lastSync
         }
     }
 
@@ -57,6 +79,13 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var reader: ReaderInfo
     public var outbox: OutboxInfo
     public var central: CentralInfo
+    public var clock: ClockInfo
+}
+
+extension StatusReport.ClockInfo {
+    init(_ report: Checkpoint.ClockReport) {
+        self.init(ok: report.ok, problem: report.ok ? nil : "behind_last_sync", lastSync: report.lastRefresh)
+    }
 }
 
 /// Where the status page learns about the parts the API does not own (reader, outbox, central).

@@ -18,19 +18,29 @@ struct DaemonStatus: KioskStatusSource {
     let reader: ReaderService
     let outbox: Outbox
     let central: Central
+    /// Configuration warnings (a plain http:// central with a token).
+    let warnings: [String]
 
     func readerStatus() async -> StatusReport.ReaderInfo { reader.status }
 
     func outboxStatus() async -> StatusReport.OutboxInfo {
-        guard let counts = try? outbox.counts() else { return .init(pending: 0, quarantined: 0) }
-        return .init(pending: counts.pending, quarantined: counts.quarantined)
+        do {
+            let counts = try outbox.counts()
+            return .init(pending: counts.pending, quarantined: counts.quarantined)
+        } catch {
+            // Never "0 pending" when the truth is unknown: requests may be waiting.
+            return .init(pending: nil, quarantined: nil, error: error.description)
+        }
     }
 
     func centralStatus() async -> StatusReport.CentralInfo {
+        var info: StatusReport.CentralInfo
         switch central {
-        case .notConfigured: .init(state: "not_configured")
-        case .syncing(let engine): engine.centralStatus
-        case .unusable(let url, let reason): .init(state: "offline", url: url, lastError: reason)
+        case .notConfigured: info = .init(state: "not_configured")
+        case .syncing(let engine): info = engine.centralStatus
+        case .unusable(let url, let reason): info = .init(state: "offline", url: url, lastError: reason)
         }
+        info.warnings = warnings.isEmpty ? nil : warnings
+        return info
     }
 }

@@ -8,6 +8,7 @@ import NIOCore
 import Outbox
 import Replica
 import ServiceLifecycle
+import StateFiles
 import Sync
 import UnixSignals
 
@@ -32,11 +33,17 @@ public struct KioskDaemon: Sendable {
     /// Runs until SIGTERM/SIGINT (or cancellation), then shuts down gracefully.
     public func run() async throws {
         let config = configuration
-        do {
-            try FileManager.default.createDirectory(atPath: config.stateDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw StartupError(description: "Cannot create the state directory \(config.stateDirectory): \(error.localizedDescription). Set KIOSK_STATE_DIR or state_dir to a writable folder.")
+        // Every validity decision is a day in Warsaw: without the zone's rules (DST included) the
+        // kiosk would judge expiry around midnight wrongly, so it refuses to start.
+        guard TimeZone(identifier: "Europe/Warsaw") != nil else {
+            throw StartupError(description: "The time zone Europe/Warsaw is missing from this system's time zone data: install it (apt-get install tzdata) and start kioskd again.")
         }
+        do {
+            try StateFiles.prepareDirectory(config.stateDirectory)
+        } catch {
+            throw StartupError(description: "The state directory \(error.description). Set KIOSK_STATE_DIR or state_dir to a folder kioskd can own.")
+        }
+        for warning in config.warnings { logger.warning("\(warning)") }
         let replica = try Replica(path: config.replicaPath)
         let stats = try replica.stats(detailed: false)
         logger.info("replica open", metadata: ["cards": "\(stats.cards)", "path": "\(config.replicaPath)"])
@@ -50,8 +57,11 @@ public struct KioskDaemon: Sendable {
         let outboxPath = (config.stateDirectory as NSString).appendingPathComponent("outbox.sqlite")
         let outbox: Outbox
         do { outbox = try Outbox(path: outboxPath) } catch { throw StartupError(description: error.description) }
-        if let counts = try? outbox.counts() {
+        do {
+            let counts = try outbox.counts()
             logger.info("outbox open", metadata: ["pending": "\(counts.pending)", "quarantined": "\(counts.quarantined)"])
+        } catch {
+            logger.error("outbox cannot be read", metadata: ["error": "\(error.description)"])
         }
         let catalog = ServiceCatalog()
         let reader = ReaderService(configuration: config, checkpoint: checkpoint, logger: logger)
@@ -75,10 +85,12 @@ public struct KioskDaemon: Sendable {
                 central = .unusable(url: url, reason: error.description)
             }
         }
-        let status = DaemonStatus(reader: reader, outbox: outbox, central: central)
+        let status = DaemonStatus(reader: reader, outbox: outbox, central: central, warnings: config.warnings)
+        let entryGuard = NumberEntryGuard(path: (config.stateDirectory as NSString).appendingPathComponent("number-entry.json"))
         let api = KioskAPI(
             checkpoint: checkpoint, status: status, kioskName: config.kioskName, uiDirectory: config.uiDirectory ?? Self.defaultUIDirectory(),
-            outbox: outbox, catalog: catalog, sync: engine
+            outbox: outbox, catalog: catalog, sync: engine, entryGuard: entryGuard,
+            accessToken: config.httpAllowRemote ? config.httpToken : nil
         )
         let addressFile = (config.stateDirectory as NSString).appendingPathComponent("http.addr")
         try? FileManager.default.removeItem(atPath: addressFile)
@@ -92,24 +104,30 @@ public struct KioskDaemon: Sendable {
                 logger.notice("local API listening", metadata: ["address": "http://\(bound)"])
                 // Tests and tools started with port 0 learn the real port here.
                 try? Data("\(bound)\n".utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
+                try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: addressFile)
             },
             logger: logger
         )
-        let group = ServiceGroup(
-            configuration: .init(
-                // Shut down in reverse: open event streams end first, so the server's graceful
-                // shutdown does not wait for screens that would never disconnect.
-                services: [.init(service: reader)] + syncServices + [
-                    .init(service: app),
-                    .init(service: EventStreamCloser(hub: hub)),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        var groupConfiguration = ServiceGroupConfiguration(
+            // Shut down in reverse: open event streams end first, so the server's graceful
+            // shutdown does not wait for screens that would never disconnect.
+            services: [.init(service: reader)] + syncServices + [
+                .init(service: app),
+                .init(service: EventStreamCloser(hub: hub)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
         )
+        // Below the unit's TimeoutStopSec (15 s): a sync or a screen that does not let go is
+        // cancelled rather than waited for, and systemd never has to SIGKILL a kiosk mid-write.
+        groupConfiguration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
+        let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
         logger.notice("kioskd stopped")
     }
+
+    /// How long a graceful shutdown may take before the remaining services are cancelled.
+    public static let gracefulShutdownLimit: Duration = .seconds(10)
 
     /// `Kiosk/` beside the package when run from a checkout, or `/usr/share/cus-kiosk/ui` when installed.
     static func defaultUIDirectory() -> String? {

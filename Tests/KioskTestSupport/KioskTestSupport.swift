@@ -36,16 +36,18 @@ public struct TestFailure: Error, CustomStringConvertible {
     public init(_ d: String) { description = d }
 }
 
-/// Where the package's executables were built: beside the test bundle, or `KIOSK_BIN_DIR`.
+/// Where the package's executables were built: beside the test bundle (the same build), or `KIOSK_BIN_DIR`.
+///
+/// Never another build folder: a binary left there by an older build would test old code. When the
+/// executable is missing, the path beside the bundle is still returned, so starting it fails loudly.
 public func binary(_ name: String) -> String {
     if let dir = ProcessInfo.processInfo.environment["KIOSK_BIN_DIR"] { return dir + "/" + name }
-    let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
     for candidate in [bundleDir, bundleDir.deletingLastPathComponent()] {
         let path = candidate.appendingPathComponent(name).path
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent(".build/debug/\(name)").path
+    return bundleDir.appendingPathComponent(name).path
 }
 
 /// The outcome of a finished process.

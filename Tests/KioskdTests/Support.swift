@@ -1,5 +1,7 @@
+import CardCheck
 import Foundation
 import KioskTestSupport
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -14,12 +16,18 @@ final class KioskdProcess {
     let logPath: String
     private(set) var address = ""
 
-    init(state: String, arguments: [String] = [], environment: [String: String] = [:]) throws {
+    /// - Parameter launcher: a program that starts kioskd (e.g. strace) and its arguments before kioskd's path.
+    init(state: String, arguments: [String] = [], environment: [String: String] = [:], launcher: (String, [String])? = nil) throws {
         self.state = state
         logPath = state + ".log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: binary("kioskd"))
-        process.arguments = arguments
+        if let (program, prefix) = launcher {
+            process.executableURL = URL(fileURLWithPath: program)
+            process.arguments = prefix + [binary("kioskd")] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary("kioskd"))
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env["KIOSK_STATE_DIR"] = state
         env["KIOSK_HTTP_ADDR"] = "127.0.0.1:0"
@@ -67,10 +75,14 @@ struct HTTPResult {
     var status: Int
     var body: Data
     var contentType: String?
+    var headers: [String: String] = [:]
     var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
+    /// A response header, by its name in any case.
+    func header(_ name: String) -> String? { headers.first { $0.key.lowercased() == name.lowercased() }?.value }
 }
 
-func http(_ method: String, _ url: String, body: String? = nil) async throws -> HTTPResult {
+/// `body` goes out as `application/json` unless `headers` says otherwise.
+func http(_ method: String, _ url: String, body: String? = nil, headers: [String: String] = [:]) async throws -> HTTPResult {
     guard let u = URL(string: url) else { throw TestFailure("bad url \(url)") }
     var request = URLRequest(url: u)
     request.httpMethod = method
@@ -79,9 +91,20 @@ func http(_ method: String, _ url: String, body: String? = nil) async throws -> 
         request.httpBody = Data(body.utf8)
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
     }
+    for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
     let (data, response) = try await URLSession.shared.data(for: request)
     let http = response as? HTTPURLResponse
-    return HTTPResult(status: http?.statusCode ?? 0, body: data, contentType: http?.value(forHTTPHeaderField: "Content-Type"))
+    var fields: [String: String] = [:]
+    for (name, value) in http?.allHeaderFields ?? [:] { fields["\(name)"] = "\(value)" }
+    return HTTPResult(status: http?.statusCode ?? 0, body: data, contentType: http?.value(forHTTPHeaderField: "Content-Type"), headers: fields)
+}
+
+/// A clock a test moves by hand.
+final class MovableClock: KioskClock {
+    private let instant: Mutex<Date>
+    init(_ start: Date) { instant = Mutex(start) }
+    func now() -> Date { instant.withLock { $0 } }
+    func advance(by seconds: TimeInterval) { instant.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
 
 /// Reads a Server-Sent Events stream over a raw TCP socket, as a browser's EventSource would.
@@ -111,9 +134,15 @@ final class SSEReader {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while !buffer.contains(marker) {
             guard ContinuousClock.now < deadline else { throw TestFailure("no \(marker) in: \(buffer)") }
-            let n = recv(fd, &chunk, chunk.count, 0)
-            if n > 0 { buffer += String(decoding: chunk[0..<n], as: UTF8.self) } else if n == 0 { throw TestFailure("stream closed: \(buffer)") }
-            await Task.yield()
+            // Never block a thread of the cooperative pool in recv: the server under test runs its tasks there too.
+            let n = recv(fd, &chunk, chunk.count, Int32(MSG_DONTWAIT))
+            if n > 0 {
+                buffer += String(decoding: chunk[0..<n], as: UTF8.self)
+            } else if n == 0 {
+                throw TestFailure("stream closed: \(buffer)")
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
         }
         return buffer
     }
@@ -129,10 +158,9 @@ final class SSEReader {
         let deadline = ContinuousClock.now + timeout
         var chunk = [UInt8](repeating: 0, count: 4096)
         while ContinuousClock.now < deadline {
-            let n = recv(fd, &chunk, chunk.count, 0)
+            let n = recv(fd, &chunk, chunk.count, Int32(MSG_DONTWAIT))
             if n == 0 { return true }
-            if n > 0 { buffer += String(decoding: chunk[0..<n], as: UTF8.self) }
-            await Task.yield()
+            if n > 0 { buffer += String(decoding: chunk[0..<n], as: UTF8.self) } else { try? await Task.sleep(for: .milliseconds(20)) }
         }
         return false
     }
@@ -169,4 +197,40 @@ func registryCSV() -> String {
         SKS-0008;04:A1:10:22:33:44:97;senior60;;Henryk;Woźniak;\(past);;active
         CUS-0001;;staff;;Monika;Sikora;\(past);;active
         """
+}
+
+/// One HTTP/1.1 exchange over a raw socket, for answers URLSession cannot be trusted with on Linux
+/// (it waits forever on a 401 that carries `WWW-Authenticate`). Returns the status and the headers.
+func rawHTTP(_ method: String, host: String = "127.0.0.1", port: Int, path: String, headers: [String: String] = [:]) async throws -> (status: Int, headers: [String: String]) {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    inet_pton(AF_INET, host, &addr.sin_addr)
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else { throw TestFailure("cannot connect to \(host):\(port)") }
+    var request = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n"
+    for (name, value) in headers { request += "\(name): \(value)\r\n" }
+    request += "\r\n"
+    _ = request.utf8CString.withUnsafeBufferPointer { send(fd, $0.baseAddress, $0.count - 1, 0) }
+    var text = ""
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    let deadline = ContinuousClock.now + .seconds(10)
+    while !text.contains("\r\n\r\n") {
+        guard ContinuousClock.now < deadline else { throw TestFailure("no answer head: \(text)") }
+        let n = recv(fd, &chunk, chunk.count, Int32(MSG_DONTWAIT))
+        if n > 0 { text += String(decoding: chunk[0..<n], as: UTF8.self) } else if n == 0 { break } else { try await Task.sleep(for: .milliseconds(10)) }
+    }
+    let head = text.components(separatedBy: "\r\n\r\n").first ?? ""
+    let lines = head.components(separatedBy: "\r\n")
+    let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+    var fields: [String: String] = [:]
+    for line in lines.dropFirst() {
+        guard let colon = line.firstIndex(of: ":") else { continue }
+        fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+    return (status, fields)
 }

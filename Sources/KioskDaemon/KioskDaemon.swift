@@ -34,9 +34,13 @@ public struct KioskDaemon: Sendable {
     public func run() async throws {
         let config = configuration
         // Every validity decision is a day in Warsaw: without the zone's rules (DST included) the
-        // kiosk would judge expiry around midnight wrongly, so it refuses to start.
-        guard TimeZone(identifier: "Europe/Warsaw") != nil else {
-            throw StartupError(description: "The time zone Europe/Warsaw is missing from this system's time zone data: install it (apt-get install tzdata) and start kioskd again.")
+        // kiosk would judge expiry around midnight wrongly, and the screen's browser and the logs
+        // (which read the system's zone files) would disagree with it, so it refuses to start.
+        let zoneDirectory = ProcessInfo.processInfo.environment["TZDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/share/zoneinfo"
+        guard TimeZone(identifier: "Europe/Warsaw") != nil,
+              FileManager.default.fileExists(atPath: zoneDirectory + "/Europe/Warsaw")
+        else {
+            throw StartupError(description: "The time zone Europe/Warsaw is missing from this system's time zone data (\(zoneDirectory)): install it (apt-get install tzdata) and start kioskd again.")
         }
         do {
             try StateFiles.prepareDirectory(config.stateDirectory)

@@ -65,6 +65,18 @@ struct KioskdTrustProcessTests {
         #expect(try await kioskd.terminate() == 0)
     }
 
+    @Test("without Europe/Warsaw in the system's time zone data kioskd stops with what to do, instead of guessing UTC+1")
+    func missingTimeZoneData() throws {
+        let dir = TempDir()
+        let r = try run(binary("kioskd"), [], environment: [
+            "KIOSK_STATE_DIR": dir.file("state"), "KIOSK_HTTP_ADDR": "127.0.0.1:0", "KIOSK_NFC_DEVICE": "none",
+            "TZDIR": dir.file("no-zoneinfo"),
+        ])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("Europe/Warsaw") && r.stderr.contains("tzdata"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("state/http.addr")))
+    }
+
     @Test("a trusted-keys file that other users can change stops kioskd with what to do")
     func trustedKeysWritableByOthers() throws {
         let dir = TempDir()

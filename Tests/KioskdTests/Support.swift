@@ -112,8 +112,10 @@ final class SSEReader {
     private let fd: Int32
     private var buffer = ""
 
-    init(host: String = "127.0.0.1", port: Int, path: String) throws {
+    /// - Parameter receiveBuffer: a small socket receive buffer, to play a screen that stops reading.
+    init(host: String = "127.0.0.1", port: Int, path: String, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -154,6 +156,31 @@ final class SSEReader {
     }
 
     /// True once the server has closed the stream.
+    /// Reads until no further `marker` comes for `quiet` (keep-alives do not count); returns how often it came.
+    func drain(counting marker: String, quiet: Duration = .seconds(1)) async -> Int {
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        var pending = ""
+        var count = 0
+        var lastMarker = ContinuousClock.now
+        while ContinuousClock.now - lastMarker < quiet {
+            let n = recv(fd, &chunk, chunk.count, Int32(MSG_DONTWAIT))
+            if n > 0 {
+                pending += String(decoding: chunk[0..<n], as: UTF8.self)
+                let parts = pending.components(separatedBy: marker)
+                if parts.count > 1 {
+                    count += parts.count - 1
+                    lastMarker = .now
+                }
+                pending = parts.last ?? ""
+            } else if n == 0 {
+                break
+            } else {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        return count
+    }
+
     func isClosed(timeout: Duration = .seconds(10)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         var chunk = [UInt8](repeating: 0, count: 4096)

@@ -97,6 +97,21 @@ struct TrustTests {
         }
     }
 
+    @Test("a screen that stops reading loses old events instead of growing the kiosk's memory")
+    func eventStreamIsBounded() async throws {
+        try await APIServer.with { server in
+            let sse = try SSEReader(port: server.port, path: "/api/v1/events", receiveBuffer: 4096)
+            _ = try await sse.read(until: ": connected")
+            let published = 30_000
+            let number = try CardNumber(normalising: "SKS-0001")
+            for _ in 0..<published { await server.checkpoint.check(.typed(number), source: .check) }
+            // Every event, ~600 bytes, would be ~18 MB held for a screen that reads nothing.
+            let delivered = await sse.drain(counting: "event: check")
+            #expect(delivered > 0)
+            #expect(delivered < published / 2, "\(delivered) of \(published) events were held for a screen that did not read")
+        }
+    }
+
     @Test("a POST that is not JSON is refused with 415 and changes nothing (no cross-site form posts)")
     func postsNeedJSON() async throws {
         try await APIServer.with { server in

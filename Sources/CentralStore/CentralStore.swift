@@ -87,6 +87,18 @@ public func openCentralStore(_ url: String, logger: Logger) async throws(Central
     }
     do {
         try await CentralSchema.migrate(backend)
+        if backend.dialect == .postgres {
+            // `accepted` must mean committed to disk: a kiosk deletes its copy on that answer.
+            let commit = try await backend.transaction(.read) { db in
+                try await db.one("SHOW synchronous_commit")?.optionalText("synchronous_commit")
+            }
+            if commit == "off" {
+                throw CentralStoreError.unavailable(
+                    "PostgreSQL runs with synchronous_commit = off for this role or database, so a commit can be lost after the central answered; "
+                        + "set it back (e.g. ALTER ROLE name SET synchronous_commit = on) and start again"
+                )
+            }
+        }
     } catch {
         await backend.close()
         if let error = error as? CentralStoreError { throw error }

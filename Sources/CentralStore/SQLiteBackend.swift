@@ -37,6 +37,16 @@ final class SQLiteBackend: SQLBackend {
             writer = ResourcePool([w])
             var rs: [DatabaseQueue] = []
             for _ in 0..<max(1, readerCount) {
+                // A kiosk deletes its copy of a request once the central says `accepted`, so every
+                // commit must reach the disk before the answer. SQLite's default for WAL mode is a
+                // compile-time choice (Debian: FULL; Apple's SQLite and GRDB's DatabasePool: NORMAL,
+                // which can lose the last commits on power loss): set it here, on the writer itself,
+                // after the switch to WAL, and check that it held.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                try db.execute(sql: "PRAGMA fullfsync = ON")
+                guard try Int.fetchOne(db, sql: "PRAGMA synchronous") == Self.synchronousFull else {
+                    throw CentralStoreError.unavailable("\(path): SQLite refused PRAGMA synchronous = FULL; the central cannot promise durable commits")
+                }
                 rs.append(try DatabaseQueue(path: path, configuration: configuration(readonly: true)))
             }
             readers = ResourcePool(rs)
@@ -56,6 +66,16 @@ final class SQLiteBackend: SQLBackend {
                 let result = try await body(connection)
                 try await connection.execute("COMMIT")
                 return result
+    /// `PRAGMA synchronous` value of FULL: every commit is fsync'ed before it returns.
+    static let synchronousFull = 2
+
+    /// Reads `PRAGMA name` on the writer connection itself (for tests: readers are other connections).
+    func writerPragma(_ name: String) async throws -> String? {
+        try await writer.with { queue in
+            try queue.inDatabase { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+        }
+    }
+
             } catch {
                 try? await connection.execute("ROLLBACK")
                 throw error

@@ -10,11 +10,23 @@ import Glibc
 
 /// Which store the central runs on: SQLite always, PostgreSQL too when `CUS_TEST_POSTGRES_URL` is set
 /// (`.ci/run` starts one), so the kiosk-to-central tests pass on both.
-enum CentralStoreKind: String, Sendable, CustomTestStringConvertible {
+///
+/// Tests take `CentralStoreKind.allCases` and call ``skipUnlessAvailable()`` first: without the URL the
+/// PostgreSQL case is reported as skipped ("skipped: CUS_TEST_POSTGRES_URL unset") rather than vanishing.
+enum CentralStoreKind: String, Sendable, CaseIterable, CustomTestStringConvertible {
     case sqlite, postgres
 
-    static var available: [CentralStoreKind] {
-        ProcessInfo.processInfo.environment["CUS_TEST_POSTGRES_URL"] == nil ? [.sqlite] : [.sqlite, .postgres]
+    /// The PostgreSQL server's URL, when one is configured.
+    static var postgresURL: String? {
+        guard let url = ProcessInfo.processInfo.environment["CUS_TEST_POSTGRES_URL"], !url.isEmpty else { return nil }
+        return url
+    }
+
+    /// Skips (cancels) the current test case when this store is not available, saying why.
+    func skipUnlessAvailable() throws {
+        if self == .postgres, Self.postgresURL == nil {
+            try Test.cancel("skipped: CUS_TEST_POSTGRES_URL unset; run `source .ci/postgres` to test the central on PostgreSQL too")
+        }
     }
 
     var testDescription: String { rawValue }
@@ -30,7 +42,7 @@ final class CentralProcess {
 
     init(dir: TempDir, store: CentralStoreKind = .sqlite) {
         self.dir = dir
-        if store == .postgres, let url = ProcessInfo.processInfo.environment["CUS_TEST_POSTGRES_URL"] {
+        if store == .postgres, let url = CentralStoreKind.postgresURL {
             let schema = "sync_" + UUID().uuidString.prefix(8).lowercased()
             database = url + (url.contains("?") ? "&" : "?") + "schema=" + schema
             postgresSchema = (url, schema)

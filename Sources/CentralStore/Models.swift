@@ -34,6 +34,22 @@ public struct EntitlementView: Sendable, Codable, Hashable {
     }
 }
 
+extension EntitlementView {
+    /// The entitlement in the card model's terms.
+    var entitlement: Entitlement { Entitlement(kind: kind, role: role, validFrom: validFrom, validUntil: validUntil) }
+}
+
+extension CardView {
+    /// Checks the card against the registry rules every kiosk's reader applies (``CardModel/RegistryRules``).
+    public func checkPublishable() throws(RegistryRuleError) {
+        _ = try RegistryRules.checkCard(
+            number: number, uid: uid, technology: technology, series: series, validFrom: validFrom, validUntil: validUntil,
+            replacedByUID: replacedByUID, holderDisplayName: holderDisplayName, personID: personID,
+            entitlements: entitlements.map(\.entitlement)
+        )
+    }
+}
+
 /// One chip (or printed card) as kiosks receive it: what the check needs and nothing more.
 public struct CardView: Sendable, Codable, Hashable {
     /// Normalised card number.

@@ -475,7 +475,7 @@ final class RelationalCentralStore: CentralStore {
 
     func snapshot(pageSize: Int, _ consume: (SnapshotPart) async throws -> Void) async throws {
         let pageSize = Int64(min(max(pageSize, 1), 5000))
-        _ = try await run(.read) { db in
+        _ = try await run(.snapshot) { db in
             guard let state = try await db.one("SELECT last_seq FROM feed_state WHERE id = 1"),
                   let count = try await db.one("SELECT count(*) AS n FROM card")
             else { throw CentralStoreError.corrupt("the feed_state row is missing") }

@@ -219,9 +219,11 @@ struct Requests: AsyncParsableCommand {
                 print(String(decoding: try encoder.encode(Body(requests: list)), as: UTF8.self))
             } else {
                 for r in list {
-                    print("\(r.id)\t\(r.status.rawValue)\t\(r.service)\t\(r.kiosk)\t\(r.receivedAt)")
+                    print("\(r.id)\t\(r.status.rawValue)\t\(r.identity.rawValue)\t\(r.service)\t\(r.kiosk)\t\(r.receivedAt)")
                 }
             }
         }
     }
 }
+                // identity: `unverified` when the resident typed the card number; confirm who it is by phone.
+                print("id\tstatus\tidentity\tservice\tkiosk\treceived_at")

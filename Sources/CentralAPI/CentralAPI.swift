@@ -60,7 +60,7 @@ public enum CentralAPI {
                 status = s
             }
             let after = try query(request, "after_id", default: 0, range: 0...Int64.max)
-            let limit = try query(request, "limit", default: 100, range: 1...500)
+            let limit = try query(request, "limit", default: 100, range: 1...1000)
             return try json(RequestsBody(requests: try await store.requests(status: status, afterID: after, limit: Int(limit))))
         }
         staff.post("requests/:id/status") { request, context in

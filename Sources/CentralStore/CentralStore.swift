@@ -44,7 +44,7 @@ public protocol CentralStore: Sendable {
     func authenticate(token: String) async throws(CentralStoreError) -> Principal?
     /// Stores a kiosk's batch; one result per item, in order.
     func submitRequests(_ items: [RequestItem], from kiosk: Principal) async throws(CentralStoreError) -> [RequestResult]
-    /// Requests in id order, after `afterID`, optionally of one status.
+    /// Requests in id order, after `afterID`, optionally of one status; at most `limit` (1 to 1000).
     func requests(status: RequestStatus?, afterID: Int64, limit: Int) async throws(CentralStoreError) -> [StoredRequest]
     /// Changes a request's status; the kiosk that took it sees the change in its feed.
     func setRequestStatus(id: Int64, _ change: RequestStatusChange) async throws(CentralStoreError) -> StoredRequest

@@ -148,7 +148,7 @@ extension RelationalCentralStore {
     }
 
     func requests(status: RequestStatus?, afterID: Int64, limit: Int) async throws(CentralStoreError) -> [StoredRequest] {
-        let limit = Int64(min(max(limit, 1), 500))
+        let limit = Int64(min(max(limit, 1), 1000))
         return try await run(.read) { db in
             let rows = if let status {
                 try await db.query("\(Self.requestSelect) WHERE r.id > ? AND r.status = ? ORDER BY r.id LIMIT ?", [.int(afterID), .text(status.rawValue), .int(limit)])

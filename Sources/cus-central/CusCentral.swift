@@ -199,11 +199,19 @@ struct Requests: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Read the request inbox.", subcommands: [List.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List requests, oldest first.")
+        static let configuration = CommandConfiguration(
+            abstract: "List requests, oldest first, a page at a time (as GET /v1/staff/requests).",
+            discussion: """
+                Prints at most --limit requests with an id above --after. When the page is full, stderr says how to \
+                ask for the next one (--after LAST_ID). The identity column is `unverified` when the resident typed \
+                the card number instead of tapping the card: confirm who it is by phone.
+                """
+        )
         @OptionGroup var db: DatabaseOption
-        @Flag(help: "Print JSON") var json = false
-        @Option(help: "Only requests with this status") var status: String?
-        @Option(help: "At most this many") var limit: Int = 500
+        @Flag(help: "Print JSON ({\"requests\": [...]}, as the staff API)") var json = false
+        @Option(help: "Only requests with this status: received, scheduled, done or declined") var status: String?
+        @Option(help: "Only requests with an id above this one (the last id of the previous page)") var after: Int64 = 0
+        @Option(help: "At most this many, 1 to 1000") var limit: Int = 500
 
         func run() async throws {
             var filter: RequestStatus?
@@ -211,13 +219,21 @@ struct Requests: AsyncParsableCommand {
                 guard let s = RequestStatus(rawValue: status) else { fail("--status must be received, scheduled, done or declined") }
                 filter = s
             }
-            let list = try await withStore(db) { store in try await store.requests(status: filter, afterID: 0, limit: limit) }
+            guard (1...1000).contains(limit) else { fail("--limit must be a whole number from 1 to 1000; page on with --after") }
+            guard after >= 0 else { fail("--after must be 0 or a request id") }
+            let (afterID, pageSize) = (self.after, self.limit)
+            let list = try await withStore(db) { store in try await store.requests(status: filter, afterID: afterID, limit: pageSize) }
+            if list.count == pageSize, let last = list.last {
+                FileHandle.standardError.write(Data("more requests may follow: run again with --after \(last.id)\n".utf8))
+            }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
                 struct Body: Encodable { var requests: [StoredRequest] }
                 print(String(decoding: try encoder.encode(Body(requests: list)), as: UTF8.self))
             } else {
+                // identity: `unverified` when the resident typed the card number; confirm who it is by phone.
+                print("id\tstatus\tidentity\tservice\tkiosk\treceived_at")
                 for r in list {
                     print("\(r.id)\t\(r.status.rawValue)\t\(r.identity.rawValue)\t\(r.service)\t\(r.kiosk)\t\(r.receivedAt)")
                 }
@@ -225,5 +241,3 @@ struct Requests: AsyncParsableCommand {
         }
     }
 }
-                // identity: `unverified` when the resident typed the card number; confirm who it is by phone.
-                print("id\tstatus\tidentity\tservice\tkiosk\treceived_at")

@@ -70,14 +70,21 @@ final class CentralProcess {
         try admin(["registry", "import", path])
     }
 
-    /// The requests in the inbox (JSON objects).
+    /// The requests in the inbox (JSON objects), paged with `requests list --after`.
     func requests() throws -> [[String: Any]] {
-        let r = try admin(["requests", "list", "--json", "--limit", "100000"])
-        let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
-        return object?["requests"] as? [[String: Any]] ?? []
+        var all: [[String: Any]] = []
+        var after = 0
+        while true {
+            let r = try admin(["requests", "list", "--json", "--limit", "1000", "--after", String(after)])
+            let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            let page = object?["requests"] as? [[String: Any]] ?? []
+            all += page
+            guard page.count == 1000, let last = page.last?["id"] as? Int else { return all }
+            after = last
+        }
     }
 
-    /// Every request in the inbox, paged over `GET /v1/staff/requests` (the CLI lists at most 500).
+    /// Every request in the inbox, paged over `GET /v1/staff/requests`.
     func allRequests(staffToken: String) async throws -> [[String: Any]] {
         var all: [[String: Any]] = []
         var after = 0

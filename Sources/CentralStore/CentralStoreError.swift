@@ -38,7 +38,7 @@ public struct CentralStoreError: Error, Sendable, CustomStringConvertible, Equat
     static func corrupt(_ m: String) -> Self { .init(.corrupt, m) }
     static func busy(_ m: String) -> Self { .init(.busy, m) }
     static func badDatabaseURL(_ m: String) -> Self {
-        .init(.badDatabaseURL, "\(m). Use sqlite:/path/central.db or postgres://user:pass@host:port/db")
+        .init(.badDatabaseURL, "\(m). Use sqlite:/path/central.db or postgres://user@host:port/db[?sslmode=verify-full] with the password in --database-password-file or CUS_CENTRAL_DB_PASSWORD")
     }
 
     /// `code: message`.

@@ -23,23 +23,14 @@ final class PostgresBackend: SQLBackend {
     /// Connections for snapshots.
     static let maxSnapshotConnections = 4
 
-    /// Connects lazily to the server named by `url` (`postgres://user:pass@host:port/db[?schema=NAME]`).
-    init(url: URL, logger: Logger, maxWait: Duration = .seconds(5)) throws(CentralStoreError) {
-        guard let host = url.host, !host.isEmpty else { throw .badDatabaseURL("the PostgreSQL URL has no host") }
-        guard let user = url.user, !user.isEmpty else { throw .badDatabaseURL("the PostgreSQL URL has no user") }
-        let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
-        guard !database.isEmpty else { throw .badDatabaseURL("the PostgreSQL URL names no database, e.g. postgres://cus:pass@127.0.0.1:5432/cus") }
-        var config = PostgresClient.Configuration(
-            host: host, port: url.port ?? 5432, username: user, password: url.password?.removingPercentEncoding,
-            database: database, tls: .disable
-        )
-        let query = URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems ?? []
-        if let schema = query.first(where: { $0.name == "schema" })?.value {
-            guard Self.isValidSchema(schema) else {
-                throw .badDatabaseURL("schema must be lower-case letters, digits and _")
-            }
-            config.options.additionalStartupParameters = [("search_path", schema)]
-        }
+    /// Connects lazily to the server named by `url` (`postgres://user[:pass]@host:port/db[?schema=NAME&sslmode=…]`).
+    convenience init(url: URL, logger: Logger, maxWait: Duration = .seconds(5)) throws(CentralStoreError) {
+        try self.init(settings: PostgresSettings(url: url.absoluteString, password: nil), logger: logger, maxWait: maxWait)
+    }
+
+    /// Connects lazily (a pool started by a background task) with `settings`.
+    init(settings: PostgresSettings, logger: Logger, maxWait: Duration = .seconds(5)) {
+        var config = settings.clientConfiguration()
         config.options.maximumConnections = Self.maxConnections
         var snapshotConfig = config
         snapshotConfig.options.maximumConnections = Self.maxSnapshotConnections

@@ -17,16 +17,37 @@ struct CusCentral: AsyncParsableCommand {
     )
 }
 
-/// `--database URL`, shared by every subcommand.
+/// `--database URL` and where its password comes from, shared by every subcommand.
 struct DatabaseOption: ParsableArguments {
-    @Option(help: "sqlite:/path/central.db or postgres://user:pass@host:port/db")
+    @Option(help: ArgumentHelp(
+        "sqlite:/path/central.db or postgres://user@host:port/db[?sslmode=MODE&sslrootcert=PATH&schema=NAME]",
+        discussion: """
+            PostgreSQL: sslmode is disable, prefer (the default: TLS when the server offers it, certificate \
+            not checked), require (TLS, certificate not checked), verify-ca or verify-full (TLS with a \
+            certificate from sslrootcert, or the system's CAs; verify-full also checks the host name). \
+            Keep the password out of the URL: see --database-password-file.
+            """
+    ))
     var database: String
+
+    @Option(help: ArgumentHelp(
+        "A file holding the PostgreSQL password (its first line), mode 0600 or 0400",
+        discussion: """
+            Without it the password comes from the environment variable CUS_CENTRAL_DB_PASSWORD, \
+            else from the URL, else from PGPASSWORD. A file that group or others can read or write is refused.
+            """,
+        valueName: "path"
+    ))
+    var databasePasswordFile: String?
 
     func open() async throws -> any CentralStore {
         var logger = Logger(label: "cus-central")
         logger.logLevel = .warning
         do {
-            return try await openCentralStore(database, logger: logger)
+            let password = try DatabasePassword.resolve(
+                url: database, file: databasePasswordFile, environment: ProcessInfo.processInfo.environment
+            )
+            return try await openCentralStore(database, password: password, logger: logger)
         } catch {
             fail(error.message)
         }

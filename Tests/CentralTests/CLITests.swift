@@ -17,18 +17,21 @@ struct CLIResult: Sendable {
 
 /// Runs `cus-central ARGS…` to completion on a Dispatch thread: waiting for a child blocks, and
 /// blocking the few cooperative threads can starve an in-process store the child is waiting for.
-func cusCentral(_ arguments: [String]) async throws -> CLIResult {
+func cusCentral(_ arguments: [String], environment: [String: String] = [:]) async throws -> CLIResult {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async {
-            continuation.resume(with: Result { try runBlocking(arguments) })
+            continuation.resume(with: Result { try runBlocking(arguments, environment: environment) })
         }
     }
 }
 
-func runBlocking(_ arguments: [String]) throws -> CLIResult {
+func runBlocking(_ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
     let process = Process()
     process.executableURL = centralBinary
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -252,7 +255,7 @@ struct CLITests {
         let result = try await cusCentral(["kiosk", "add", "skalka-1", "--database", url])
         #expect(result.status != 0)
         #expect(result.stderr.hasPrefix("cus-central: "), "\(result.stderr)")
-        #expect(result.stderr.contains("Use sqlite:/path/central.db or postgres://user:pass@host:port/db"), "\(result.stderr)")
+        #expect(result.stderr.contains("Use sqlite:/path/central.db or postgres://user@host:port/db"), "\(result.stderr)")
         #expect(result.stdout.isEmpty, "no token for a database that cannot be used")
     }
 }

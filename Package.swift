@@ -130,6 +130,7 @@ let package = Package(
                 "CardModel", "RegistryCSV",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -237,6 +238,7 @@ let package = Package(
             name: "CentralTests",
             dependencies: [
                 "CardModel", "RegistryCSV", "CentralStore", "CentralAPI",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),

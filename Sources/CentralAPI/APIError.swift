@@ -12,12 +12,23 @@ public struct APIError: Error, Sendable {
     public var code: String
     /// What went wrong and what to do next.
     public var message: String
+    /// Seconds after which a retry may succeed, sent as `Retry-After` (with 503 `busy`).
+    public var retryAfter: Int?
 
     /// An error with `status`, `code` and `message`.
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
+    }
+
+    /// Seconds a caller is told to wait when every connection is busy.
+    static let busyRetryAfter = 2
+
+    /// 503 `busy` with `Retry-After`: every connection stayed in use for the bounded wait.
+    static func busy(_ message: String) -> APIError {
+        .init(.serviceUnavailable, "busy", message, retryAfter: busyRetryAfter)
     }
 
     static func badRequest(_ message: String) -> APIError { .init(.badRequest, "bad_request", message) }
@@ -33,6 +44,8 @@ public struct APIError: Error, Sendable {
             case .notFound: return .init(.notFound, error.code.rawValue, error.message)
             case .conflict: return .init(.conflict, error.code.rawValue, error.message)
             case .cursorExpired: return .init(.gone, error.code.rawValue, error.message)
+            case .busy:
+                return .busy("the central is busy (\(error.message))")
             case .badDatabaseURL, .unavailable, .corrupt:
                 return .init(.serviceUnavailable, "unavailable", "the central's database is unavailable; retry later")
             }
@@ -66,6 +79,7 @@ public struct APIError: Error, Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -6,6 +6,7 @@ public import Hummingbird
 public import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// The central's HTTP API: registry feed and snapshot for kiosks, request inbox, staff registry management.
 public enum CentralAPI {
@@ -13,6 +14,8 @@ public enum CentralAPI {
     public static let maxBodyBytes = 256 * 1024
     /// Largest request batch accepted.
     public static let maxBatchItems = 100
+    /// Snapshots streamed at once; matches the store's snapshot connections, so a started snapshot never waits for one.
+    public static let maxConcurrentSnapshots = 4
 
     /// The router with every route; wrap it with ``JSONErrorResponder`` (``application(store:configuration:retention:logger:onServerRunning:)`` does).
     public static func router(store: any CentralStore) -> Router<CentralContext> {
@@ -26,7 +29,14 @@ public enum CentralAPI {
             let limit = try query(request, "limit", default: 500, range: 1...1000)
             return try json(await store.changes(after: after, limit: Int(limit), kioskID: try kioskID(context)))
         }
-        kiosk.get("registry/snapshot") { _, _ in snapshotResponse(store: store) }
+        let snapshotSlots = ResourcePool(Array(0..<maxConcurrentSnapshots), label: "snapshot slots", maxWait: .seconds(5))
+        kiosk.get("registry/snapshot") { _, _ in
+            // Take a slot before answering, so that a kiosk turned away gets a clean 503, not a cut stream.
+            guard let slot = await snapshotSlots.acquire() else {
+                throw APIError.busy("\(maxConcurrentSnapshots) kiosks are downloading the snapshot; retry in a few seconds")
+            }
+            return snapshotResponse(store: store, lease: SlotLease(pool: snapshotSlots, slot: slot))
+        }
         kiosk.post("requests") { request, context in
             let kiosk = try kioskPrincipal(context)
             let body = try await readJSON(request, as: JSONValue.self)
@@ -50,7 +60,7 @@ public enum CentralAPI {
                 status = s
             }
             let after = try query(request, "after_id", default: 0, range: 0...Int64.max)
-            let limit = try query(request, "limit", default: 100, range: 1...500)
+            let limit = try query(request, "limit", default: 100, range: 1...1000)
             return try json(RequestsBody(requests: try await store.requests(status: status, afterID: after, limit: Int(limit))))
         }
         staff.post("requests/:id/status") { request, context in
@@ -196,11 +206,12 @@ public enum CentralAPI {
     }
 
     /// The registry as gzip-compressed NDJSON, streamed page by page from one read transaction.
-    static func snapshotResponse(store: any CentralStore) -> Response {
+    static func snapshotResponse(store: any CentralStore, lease: SlotLease) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/x-ndjson"
         headers[.contentEncoding] = "gzip"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            defer { lease.release() }
             let compressor = CompressionAlgorithm.gzip().compressor
             try compressor.startStream()
             var out = writer
@@ -236,6 +247,24 @@ public enum CentralAPI {
             try await out.finish(nil)
         })
     }
+}
+
+/// A slot taken from a ``ResourcePool``, given back once: by ``release()`` or, at the latest, when the
+/// response holding it is dropped unsent.
+final class SlotLease: Sendable {
+    private let pool: ResourcePool<Int>
+    private let slot: Mutex<Int?>
+
+    init(pool: ResourcePool<Int>, slot: Int) {
+        self.pool = pool
+        self.slot = Mutex(slot)
+    }
+
+    func release() {
+        if let slot = slot.withLock({ value -> Int? in defer { value = nil }; return value }) { pool.release(slot) }
+    }
+
+    deinit { release() }
 }
 
 struct SnapshotHeader: Encodable {

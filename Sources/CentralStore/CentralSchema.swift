@@ -108,6 +108,14 @@ enum CentralSchema {
             )
             """,
         ]),
+        // Whether the resident tapped the card or typed its number (staff then confirm by phone).
+        // Requests stored before this migration were all tapped.
+        Migration(id: "v2 request identity", statements: [
+            """
+            ALTER TABLE service_request ADD COLUMN identity TEXT NOT NULL DEFAULT 'verified'
+                CHECK (identity IN ('verified','unverified'))
+            """,
+        ]),
     ]
 
     /// `statement` in `dialect`.

@@ -44,7 +44,7 @@ public protocol CentralStore: Sendable {
     func authenticate(token: String) async throws(CentralStoreError) -> Principal?
     /// Stores a kiosk's batch; one result per item, in order.
     func submitRequests(_ items: [RequestItem], from kiosk: Principal) async throws(CentralStoreError) -> [RequestResult]
-    /// Requests in id order, after `afterID`, optionally of one status.
+    /// Requests in id order, after `afterID`, optionally of one status; at most `limit` (1 to 1000).
     func requests(status: RequestStatus?, afterID: Int64, limit: Int) async throws(CentralStoreError) -> [StoredRequest]
     /// Changes a request's status; the kiosk that took it sees the change in its feed.
     func setRequestStatus(id: Int64, _ change: RequestStatusChange) async throws(CentralStoreError) -> StoredRequest
@@ -52,10 +52,14 @@ public protocol CentralStore: Sendable {
     func close() async
 }
 
-/// Opens (and migrates) the store named by `url`: `sqlite:/path/central.db` or `postgres://user:pass@host:port/db`.
+/// Opens (and migrates) the store named by `url`: `sqlite:/path/central.db` or `postgres://user@host:port/db`.
 ///
-/// A PostgreSQL URL may add `?schema=NAME` to use (and create) a schema other than `public`.
-public func openCentralStore(_ url: String, logger: Logger) async throws(CentralStoreError) -> any CentralStore {
+/// A PostgreSQL URL may add `?schema=NAME` to use (and create) a schema other than `public`,
+/// `sslmode=disable|prefer|require|verify-ca|verify-full` (default `prefer`) and, for the verify
+/// modes, `sslrootcert=PATH` (PEM CA certificates; default the system's roots). `password` is the
+/// database password from elsewhere than the URL (see ``DatabasePassword/resolve(url:file:environment:)``);
+/// giving it in both places is refused.
+public func openCentralStore(_ url: String, password: String? = nil, logger: Logger) async throws(CentralStoreError) -> any CentralStore {
     let backend: any SQLBackend
     if url.hasPrefix("sqlite:") {
         var path = String(url.dropFirst("sqlite:".count))
@@ -63,25 +67,26 @@ public func openCentralStore(_ url: String, logger: Logger) async throws(Central
         guard !path.isEmpty else { throw .badDatabaseURL("the sqlite: URL names no file") }
         backend = try SQLiteBackend(path: path)
     } else if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-        guard let parsed = URL(string: url) else { throw .badDatabaseURL("cannot read the PostgreSQL URL") }
-        if let schema = URLComponents(url: parsed, resolvingAgainstBaseURL: false)?.queryItems?.first(where: { $0.name == "schema" })?.value {
-            guard PostgresBackend.isValidSchema(schema) else { throw .badDatabaseURL("schema must be lower-case letters, digits and _") }
+        let settings = try PostgresSettings(url: url, password: password)
+        // One direct connection first: a wrong password, a server without TLS or an untrusted
+        // certificate is told now, and a server that does not commit durably is refused.
+        try await settings.probe(logger: logger)
+        if let schema = settings.schema {
             // The schema must exist before connections use it as their search_path.
-            var plain = URLComponents(url: parsed, resolvingAgainstBaseURL: false)
-            plain?.queryItems = nil
-            guard let plainURL = plain?.url else { throw .badDatabaseURL("cannot read the PostgreSQL URL") }
-            let admin = try PostgresBackend(url: plainURL, logger: logger)
+            var plain = settings
+            plain.schema = nil
+            let admin = PostgresBackend(settings: plain, logger: logger)
             do {
                 try await admin.transaction(.write) { db in
                     try await db.execute("CREATE SCHEMA IF NOT EXISTS \(schema)")
                 }
             } catch {
                 await admin.close()
-                throw .unavailable("cannot reach PostgreSQL at \(parsed.host ?? "?"):\(parsed.port ?? 5432): \(String(reflecting: error))")
+                throw .unavailable("cannot create the schema \(schema) on PostgreSQL at \(settings.address): \(PostgresSettings.explain(error))")
             }
             await admin.close()
         }
-        backend = try PostgresBackend(url: parsed, logger: logger)
+        backend = PostgresBackend(settings: settings, logger: logger)
     } else {
         throw .badDatabaseURL("unknown database URL scheme")
     }

@@ -14,6 +14,8 @@ public struct CentralStoreError: Error, Sendable, CustomStringConvertible, Equat
         case badDatabaseURL = "bad_database_url"
         /// The database cannot be reached or opened.
         case unavailable
+        /// Every connection stayed in use for the bounded wait: retry in a few seconds (HTTP 503, `Retry-After`).
+        case busy
         /// The database holds data the store cannot read.
         case corrupt
     }
@@ -34,8 +36,9 @@ public struct CentralStoreError: Error, Sendable, CustomStringConvertible, Equat
     static func conflict(_ m: String) -> Self { .init(.conflict, m) }
     static func unavailable(_ m: String) -> Self { .init(.unavailable, m) }
     static func corrupt(_ m: String) -> Self { .init(.corrupt, m) }
+    static func busy(_ m: String) -> Self { .init(.busy, m) }
     static func badDatabaseURL(_ m: String) -> Self {
-        .init(.badDatabaseURL, "\(m). Use sqlite:/path/central.db or postgres://user:pass@host:port/db")
+        .init(.badDatabaseURL, "\(m). Use sqlite:/path/central.db or postgres://user@host:port/db[?sslmode=verify-full] with the password in --database-password-file or CUS_CENTRAL_DB_PASSWORD")
     }
 
     /// `code: message`.

@@ -1,15 +1,16 @@
-/// The rules for text the central accepts, written so that docs/openapi/central.yaml can state
-/// each one exactly as a JSON Schema `pattern`/`maxLength` (lengths count Unicode scalars, as JSON
-/// Schema does; never grapheme clusters).
+import CardModel
+
+/// The rules for the staff's and kiosks' text the central accepts beyond the registry rules every
+/// published card meets (``CardModel/RegistryRules``), written so that docs/openapi/central.yaml can
+/// state each one exactly as a JSON Schema `pattern`/`maxLength` (lengths count Unicode scalars, as
+/// JSON Schema does; never grapheme clusters).
 public enum InputRules {
     /// Most scalars in an RFC 3339 time (`created_at`, `scheduled_at`).
     public static let maxTimeLength = 40
-    /// Most scalars in a card series.
-    public static let maxSeriesLength = 32
     /// Most scalars in a decline reason.
     public static let maxReasonLength = 500
-    /// Most scalars in a display name.
-    public static let maxDisplayNameLength = 64
+    /// Most scalars in a display name (the registry's limit).
+    public static let maxDisplayNameLength = RegistryRules.maxDisplayNameLength
 
     /// Whether `text` is an RFC 3339 date-time: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, `T` and
     /// `Z` in either case, a real calendar day, seconds 00–59 (no leap second: kiosk clocks never show one),
@@ -64,9 +65,9 @@ public enum InputRules {
         }
     }
 
-    /// Whether `scalar` is a C0 or C1 control character (or DEL).
+    /// Whether `scalar` is a control character the registry refuses (``CardModel/RegistryRules/isForbidden(_:)``).
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+        RegistryRules.isForbidden(scalar)
     }
 
     /// Whether `scalar` may start an initial: a Latin letter (ASCII, Latin-1, Latin Extended-A and -B).
@@ -79,9 +80,11 @@ public enum InputRules {
 
     /// Whether `name` is a first name and the initial of the last name, e.g. "Anna K." or "Jan Maria Ł.":
     /// words of non-space, non-control characters separated by single spaces, the last word a Latin
-    /// letter and a dot, 4 to ``maxDisplayNameLength`` scalars.
+    /// letter and a dot, 4 to ``maxDisplayNameLength`` scalars. Staff must write names this way; every
+    /// such name also meets ``CardModel/RegistryRules/checkDisplayName(_:)``.
     ///
-    /// Schema: `minLength: 4`, `maxLength: 64`, pattern `^[^ \x00-\x1f\x7f-\x9f]+( [^ \x00-\x1f\x7f-\x9f]+)* [A-Za-zÀ-ÖØ-öø-ɏ]\.$`.
+    /// Schema: `minLength: 4`, `maxLength: 64`, pattern `^[^ C]+( [^ C]+)* [A-Za-zÀ-ÖØ-öø-ɏ]\.$` where `C` is
+    /// `\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069`.
     public static func isDisplayName(_ name: String) -> Bool {
         let s = Array(name.unicodeScalars)
         guard s.count >= 4, s.count <= maxDisplayNameLength, !s.contains(where: isControl) else { return false }
@@ -100,14 +103,6 @@ public enum InputRules {
     public static func isReason(_ reason: String) -> Bool {
         let s = reason.unicodeScalars
         return s.count <= maxReasonLength && !s.contains("\u{0}") && s.contains { !" \t\r\n".unicodeScalars.contains($0) }
-    }
-
-    /// Whether `series` is at most ``maxSeriesLength`` scalars without control characters.
-    ///
-    /// Schema: pattern `^[^\x00-\x1f\x7f-\x9f]{0,32}$`.
-    public static func isSeries(_ series: String) -> Bool {
-        let s = series.unicodeScalars
-        return s.count <= maxSeriesLength && !s.contains(where: isControl)
     }
 
     /// `text` cut to `limit` scalars with control characters replaced, safe to echo in a reason and to store.

@@ -34,6 +34,22 @@ public struct EntitlementView: Sendable, Codable, Hashable {
     }
 }
 
+extension EntitlementView {
+    /// The entitlement in the card model's terms.
+    var entitlement: Entitlement { Entitlement(kind: kind, role: role, validFrom: validFrom, validUntil: validUntil) }
+}
+
+extension CardView {
+    /// Checks the card against the registry rules every kiosk's reader applies (``CardModel/RegistryRules``).
+    public func checkPublishable() throws(RegistryRuleError) {
+        _ = try RegistryRules.checkCard(
+            number: number, uid: uid, technology: technology, series: series, validFrom: validFrom, validUntil: validUntil,
+            replacedByUID: replacedByUID, holderDisplayName: holderDisplayName, personID: personID,
+            entitlements: entitlements.map(\.entitlement)
+        )
+    }
+}
+
 /// One chip (or printed card) as kiosks receive it: what the check needs and nothing more.
 public struct CardView: Sendable, Codable, Hashable {
     /// Normalised card number.
@@ -245,6 +261,14 @@ public struct RequestStatusChange: Sendable, Codable {
     }
 }
 
+/// How the kiosk knew the card of a request.
+public enum RequestIdentity: String, Sendable, Codable, CaseIterable {
+    /// The resident tapped the card (or an old kiosk that does not say: absent means verified).
+    case verified
+    /// The resident typed the card number instead of tapping: staff confirm who it is (by phone).
+    case unverified
+}
+
 /// A request as staff see it.
 public struct StoredRequest: Sendable, Codable, Hashable {
     public var id: Int64
@@ -263,11 +287,13 @@ public struct StoredRequest: Sendable, Codable, Hashable {
     public var status: RequestStatus
     public var scheduledAt: String?
     public var reason: String?
+    /// `unverified` when the resident typed the card number: confirm the person before serving.
+    public var identity: RequestIdentity
 
     enum CodingKeys: String, CodingKey {
         case id, idempotencyKey = "idempotency_key", kiosk, kioskSeq = "kiosk_seq", createdAt = "created_at"
         case receivedAt = "received_at", service, cardNumber = "card_number", details, status
-        case scheduledAt = "scheduled_at", reason
+        case scheduledAt = "scheduled_at", reason, identity
     }
 
     /// Encodes `null` for absent values.
@@ -285,6 +311,7 @@ public struct StoredRequest: Sendable, Codable, Hashable {
         try c.encode(status, forKey: .status)
         try c.encode(scheduledAt, forKey: .scheduledAt)
         try c.encode(reason, forKey: .reason)
+        try c.encode(identity, forKey: .identity)
     }
 }
 
@@ -328,6 +355,8 @@ public struct RequestSubmission: Sendable, Hashable {
     public var cardNumber: CardNumber
     /// Details as compact JSON text.
     public var detailsJSON: String
+    /// Whether the card was tapped (`verified`) or its number typed (`unverified`).
+    public var identity: RequestIdentity
 }
 
 /// One item of a batch: well formed, or refused with a reason before touching the store.

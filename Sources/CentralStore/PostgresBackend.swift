@@ -4,38 +4,54 @@ import NIOCore
 import PostgresNIO
 
 /// PostgreSQL through postgres-nio's `PostgresClient` (a connection pool run by a background task).
+///
+/// Two pools: one for every call, one for snapshots (long reads streamed to slow kiosks), so that
+/// token checks, feed pages and writes never wait behind a snapshot. A ``ResourcePool`` of permits in
+/// front of each bounds the wait for a connection; past it, callers get
+/// ``CentralStoreError/Code/busy`` (HTTP 503 with `Retry-After`) rather than hanging.
 final class PostgresBackend: SQLBackend {
     let dialect = SQLDialect.postgres
     private let client: PostgresClient
+    private let snapshotClient: PostgresClient
+    private let permits: ResourcePool<Int>
+    private let snapshotPermits: ResourcePool<Int>
     private let runner: Task<Void, Never>
     private let logger: Logger
 
-    /// Connects lazily to the server named by `url` (`postgres://user:pass@host:port/db[?schema=NAME]`).
-    init(url: URL, logger: Logger) throws(CentralStoreError) {
-        guard let host = url.host, !host.isEmpty else { throw .badDatabaseURL("the PostgreSQL URL has no host") }
-        guard let user = url.user, !user.isEmpty else { throw .badDatabaseURL("the PostgreSQL URL has no user") }
-        let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
-        guard !database.isEmpty else { throw .badDatabaseURL("the PostgreSQL URL names no database, e.g. postgres://cus:pass@127.0.0.1:5432/cus") }
-        var config = PostgresClient.Configuration(
-            host: host, port: url.port ?? 5432, username: user, password: url.password?.removingPercentEncoding,
-            database: database, tls: .disable
-        )
-        let query = URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems ?? []
-        if let schema = query.first(where: { $0.name == "schema" })?.value {
-            guard Self.isValidSchema(schema) else {
-                throw .badDatabaseURL("schema must be lower-case letters, digits and _")
-            }
-            config.options.additionalStartupParameters = [("search_path", schema)]
-        }
-        config.options.maximumConnections = 8
+    /// Connections for ordinary calls.
+    static let maxConnections = 8
+    /// Connections for snapshots.
+    static let maxSnapshotConnections = 4
+
+    /// Connects lazily to the server named by `url` (`postgres://user[:pass]@host:port/db[?schema=NAME&sslmode=…]`).
+    convenience init(url: URL, logger: Logger, maxWait: Duration = .seconds(5)) throws(CentralStoreError) {
+        try self.init(settings: PostgresSettings(url: url.absoluteString, password: nil), logger: logger, maxWait: maxWait)
+    }
+
+    /// Connects lazily (a pool started by a background task) with `settings`.
+    init(settings: PostgresSettings, logger: Logger, maxWait: Duration = .seconds(5)) {
+        var config = settings.clientConfiguration()
+        config.options.maximumConnections = Self.maxConnections
+        var snapshotConfig = config
+        snapshotConfig.options.maximumConnections = Self.maxSnapshotConnections
+        snapshotConfig.options.minimumConnections = 0
         // The pool's own chatter (e.g. a lease racing the pool's start, which it then serves) is not
         // for the people running the CLI; failures still reach them as errors from each call.
         var background = logger
         background.logLevel = max(logger.logLevel, .error)
         let client = PostgresClient(configuration: config, backgroundLogger: background)
+        let snapshotClient = PostgresClient(configuration: snapshotConfig, backgroundLogger: background)
         self.client = client
+        self.snapshotClient = snapshotClient
+        permits = ResourcePool(Array(0..<Self.maxConnections), label: "database connections", maxWait: maxWait)
+        snapshotPermits = ResourcePool(Array(0..<Self.maxSnapshotConnections), label: "snapshot connections", maxWait: maxWait)
         self.logger = logger
-        runner = Task { await client.run() }
+        runner = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                group.addTask { await snapshotClient.run() }
+            }
+        }
     }
 
     /// Whether `name` is safe to splice into SQL as a schema name.
@@ -45,16 +61,19 @@ final class PostgresBackend: SQLBackend {
     }
 
     func transaction<T>(_ kind: SQLTransactionKind, _ body: (any SQLConnection) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            let wrapped = PostgresSQLConnection(connection: connection, logger: logger)
-            try await wrapped.execute(kind == .write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            do {
-                let result = try await body(wrapped)
-                try await wrapped.execute("COMMIT")
-                return result
-            } catch {
-                try? await wrapped.execute("ROLLBACK")
-                throw error
+        let (pool, gate) = kind == .snapshot ? (snapshotClient, snapshotPermits) : (client, permits)
+        return try await gate.with { _ in
+            try await pool.withConnection { connection in
+                let wrapped = PostgresSQLConnection(connection: connection, logger: logger)
+                try await wrapped.execute(kind == .write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                do {
+                    let result = try await body(wrapped)
+                    try await wrapped.execute("COMMIT")
+                    return result
+                } catch {
+                    try? await wrapped.execute("ROLLBACK")
+                    throw error
+                }
             }
         }
     }

@@ -109,10 +109,10 @@ extension RelationalCentralStore {
                     results.append(RequestResult(idempotencyKey: key ?? raw.map { String($0.prefix(64)) }, outcome: .rejected, reason: reason))
                 case .valid(let s):
                     guard let row = try await db.one("""
-                        INSERT INTO service_request (idempotency_key, kiosk_id, kiosk_seq, created_at, received_at_ms, service, card_number, details, status)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received') RETURNING id
+                        INSERT INTO service_request (idempotency_key, kiosk_id, kiosk_seq, created_at, received_at_ms, service, card_number, details, status, identity)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'received', ?) RETURNING id
                         """, [.text(s.idempotencyKey), .int(kiosk.id), .int(s.kioskSeq), .text(s.createdAt), .int(now),
-                              .text(s.service), .text(s.cardNumber.value), .text(s.detailsJSON)]) else {
+                              .text(s.service), .text(s.cardNumber.value), .text(s.detailsJSON), .text(s.identity.rawValue)]) else {
                         throw CentralStoreError.corrupt("INSERT returned no id")
                     }
                     let id = try row.int("id")
@@ -129,24 +129,26 @@ extension RelationalCentralStore {
 
     static let requestSelect = """
         SELECT r.id, r.idempotency_key, p.name AS kiosk, r.kiosk_id, r.kiosk_seq, r.created_at, r.received_at_ms, r.service,
-               r.card_number, r.details, r.status, r.scheduled_at, r.status_reason
+               r.card_number, r.details, r.status, r.scheduled_at, r.status_reason, r.identity
         FROM service_request r JOIN principal p ON p.id = r.kiosk_id
         """
 
     static func request(_ row: SQLRow) throws -> StoredRequest {
         guard let status = RequestStatus(rawValue: try row.text("status")) else { throw CentralStoreError.corrupt("unknown request status") }
+        guard let identity = RequestIdentity(rawValue: try row.text("identity")) else { throw CentralStoreError.corrupt("unknown request identity") }
         return StoredRequest(
             id: try row.int("id"), idempotencyKey: try row.text("idempotency_key"), kiosk: try row.text("kiosk"),
             kioskSeq: try row.int("kiosk_seq"), createdAt: try row.text("created_at"),
             receivedAt: Clock.rfc3339(millis: try row.int("received_at_ms")), service: try row.text("service"),
             cardNumber: try row.text("card_number"),
             details: (try? JSONDecoder().decode(JSONValue.self, from: Data(try row.text("details").utf8))) ?? .object([:]),
-            status: status, scheduledAt: row.optionalText("scheduled_at"), reason: row.optionalText("status_reason")
+            status: status, scheduledAt: row.optionalText("scheduled_at"), reason: row.optionalText("status_reason"),
+            identity: identity
         )
     }
 
     func requests(status: RequestStatus?, afterID: Int64, limit: Int) async throws(CentralStoreError) -> [StoredRequest] {
-        let limit = Int64(min(max(limit, 1), 500))
+        let limit = Int64(min(max(limit, 1), 1000))
         return try await run(.read) { db in
             let rows = if let status {
                 try await db.query("\(Self.requestSelect) WHERE r.id > ? AND r.status = ? ORDER BY r.id LIMIT ?", [.int(afterID), .text(status.rawValue), .int(limit)])

@@ -121,6 +121,11 @@ final class RelationalCentralStore: CentralStore {
             } else if let b = before[id] {
                 change = (.remove, b)
             } else { continue }
+            // The last line of defence: never publish a card a kiosk's reader would refuse (it would
+            // refuse the whole page, and stop syncing). Every input is checked before it gets here.
+            do { try change.1.checkPublishable() } catch {
+                throw CentralStoreError.invalid("card …\(change.1.number.suffix(4)) would break the registry rules kiosks check: \(error); fix it and try again")
+            }
             let seq = try await nextSeq(db)
             try await db.execute(
                 "INSERT INTO registry_change (seq, op, kiosk_id, payload, at_ms) VALUES (?, ?, NULL, ?, ?)",
@@ -141,10 +146,34 @@ final class RelationalCentralStore: CentralStore {
 
     // MARK: Registry
 
+    /// Why `row` cannot become a published card (the registry rules kiosks check), or `nil`.
+    static func registryRuleViolation(_ row: RegistryRow) -> String? {
+        do {
+            try RegistryRules.checkDisplayName(row.displayName)
+            try RegistryRules.checkEntitlements([row.entitlementValue])
+            if let uid = row.uid { _ = try RegistryRules.checkChip(uid: uid.hex, technology: .iso14443a) }
+        } catch {
+            if error.field == .holderDisplayName {
+                return "first_name/last_name: the name kiosks show (first name and initial of the last name) \(error.reason)"
+            }
+            return error.description
+        }
+        return nil
+    }
+
     func importRegistry(_ rows: [RegistryRow]) async throws(CentralStoreError) -> RegistryImportReport {
-        let groups = RegistryChip.groupByCard(rows)
+        var refusedByRules: [RowErrorView] = []
+        var publishable: [RegistryRow] = []
+        for row in rows {
+            if let why = Self.registryRuleViolation(row) {
+                refusedByRules.append(RowErrorView(line: row.line, reason: why))
+            } else {
+                publishable.append(row)
+            }
+        }
+        let groups = RegistryChip.groupByCard(publishable)
         let (cards, changes, refused) = try await run(.write) { db -> (Int, Int, [RowErrorView]) in
-            var refused: [RowErrorView] = []
+            var refused = refusedByRules
             var cards = 0
             var changes = 0
             for (number, group) in groups {
@@ -247,17 +276,18 @@ final class RelationalCentralStore: CentralStore {
         }
     }
 
+    /// Runs a ``RegistryRules`` check, turning its error into a 400-style store error.
+    static func rule<T>(_ check: () throws(RegistryRuleError) -> T) throws(CentralStoreError) -> T {
+        do { return try check() } catch { throw .invalid(error.description) }
+    }
+
     static func checkPersonID(_ id: String) throws(CentralStoreError) {
-        guard (1...64).contains(id.utf8.count),
-              id.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 45 || $0 == 95 })
-        else { throw .invalid("person id must be 1 to 64 letters, digits, - or _ (a pseudonym, never a PESEL)") }
-        if id.utf8.count == 11, id.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
-            throw .invalid("person id looks like a PESEL; use a pseudonymous id")
-        }
+        try rule { () throws(RegistryRuleError) in try RegistryRules.checkPersonID(id) }
     }
 
     /// Display names are first name plus initial ("Anna K."): never a full last name.
     static func checkDisplayName(_ name: String) throws(CentralStoreError) {
+        try rule { () throws(RegistryRuleError) in try RegistryRules.checkDisplayName(name) }
         guard InputRules.isDisplayName(name) else {
             throw .invalid("display_name must be the first name and the initial of the last name, e.g. \"Anna K.\" (at most 64 characters, single spaces)")
         }
@@ -279,13 +309,7 @@ final class RelationalCentralStore: CentralStore {
 
     func setEntitlements(personID: String, _ entitlements: [EntitlementView]) async throws(CentralStoreError) {
         try Self.checkPersonID(personID)
-        guard entitlements.count <= 16 else { throw .invalid("at most 16 entitlements per person") }
-        for e in entitlements {
-            if (e.kind == .largeFamily) != (e.role != nil) {
-                throw .invalid("a large_family entitlement needs role parent or child; other kinds have no role")
-            }
-            if let until = e.validUntil, until < e.validFrom { throw .invalid("valid_until \(until) is before valid_from \(e.validFrom)") }
-        }
+        try Self.rule { () throws(RegistryRuleError) in try RegistryRules.checkEntitlements(entitlements.map(\.entitlement)) }
         _ = try await run(.write) { db in
             guard try await db.one("SELECT id FROM person WHERE id = ?", [.text(personID)]) != nil else {
                 throw CentralStoreError.notFound("no person \(personID); create it with PUT /v1/staff/people/{person_id}")
@@ -314,19 +338,16 @@ final class RelationalCentralStore: CentralStore {
     }
 
     static func chip(uid: String?, technology: CardTechnology) throws(CentralStoreError) -> ChipUID? {
-        guard let uid else {
-            guard technology == .printed else { throw .invalid("a \(technology.rawValue) card needs a uid") }
-            return nil
-        }
-        guard technology != .printed else { throw .invalid("a printed card has no uid; leave uid null") }
-        do { return try ChipUID(hex: uid) } catch { throw .invalid("uid: \(error)") }
+        try rule { () throws(RegistryRuleError) in try RegistryRules.checkChip(uid: uid, technology: technology) }
     }
 
     func upsertCard(number: CardNumber, _ input: CardInput) async throws(CentralStoreError) -> CardView {
         let uid = try Self.chip(uid: input.uid, technology: input.technology)
         try Self.checkPersonID(input.personID)
-        if let from = input.validFrom, let until = input.validUntil, until < from { throw .invalid("valid_until is before valid_from") }
-        if let series = input.series, !InputRules.isSeries(series) { throw .invalid("series is at most 32 characters, without control characters") }
+        try Self.rule { () throws(RegistryRuleError) in
+            try RegistryRules.checkValidity(from: input.validFrom, until: input.validUntil)
+            try RegistryRules.checkSeries(input.series)
+        }
         return try await run(.write) { db in
             guard try await db.one("SELECT id FROM person WHERE id = ?", [.text(input.personID)]) != nil else {
                 throw CentralStoreError.notFound("no person \(input.personID); create it with PUT /v1/staff/people/{person_id}")
@@ -386,7 +407,7 @@ final class RelationalCentralStore: CentralStore {
 
     func replaceCard(number: CardNumber, with replacement: ReplacementInput) async throws(CentralStoreError) -> CardView {
         let uid = try Self.chip(uid: replacement.uid, technology: replacement.technology)
-        if let series = replacement.series, !InputRules.isSeries(series) { throw .invalid("series is at most 32 characters, without control characters") }
+        try Self.rule { () throws(RegistryRuleError) in try RegistryRules.checkSeries(replacement.series) }
         return try await run(.write) { db in
             guard let current = try await db.one(Self.currentChip, [.text(number.value)]) else {
                 throw CentralStoreError.notFound("no card \(number.masked)")
@@ -454,7 +475,7 @@ final class RelationalCentralStore: CentralStore {
 
     func snapshot(pageSize: Int, _ consume: (SnapshotPart) async throws -> Void) async throws {
         let pageSize = Int64(min(max(pageSize, 1), 5000))
-        _ = try await run(.read) { db in
+        _ = try await run(.snapshot) { db in
             guard let state = try await db.one("SELECT last_seq FROM feed_state WHERE id = 1"),
                   let count = try await db.one("SELECT count(*) AS n FROM card")
             else { throw CentralStoreError.corrupt("the feed_state row is missing") }

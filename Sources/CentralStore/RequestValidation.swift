@@ -27,6 +27,14 @@ extension RequestItem {
         guard case .string(let numberText)? = raw["card_number"] else { return fail("card_number is missing or not a string") }
         let number: CardNumber
         do { number = try CardNumber(normalising: numberText) } catch { return fail("card_number: \(error.message.en)") }
+        var identity = RequestIdentity.verified
+        if let value = raw["identity"] {
+            // Absent means verified (kiosks older than the field); anything but the two words is refused.
+            guard case .string(let text) = value, let parsed = RequestIdentity(rawValue: text) else {
+                return fail("identity must be \"verified\" (the card was tapped) or \"unverified\" (its number was typed), or absent")
+            }
+            identity = parsed
+        }
         let details = raw["details"] ?? .object([:])
         guard case .object = details else { return fail("details must be a JSON object") }
         guard details.depth <= 4 else { return fail("details may nest at most 4 levels") }
@@ -37,7 +45,7 @@ extension RequestItem {
         }
         return .valid(RequestSubmission(
             idempotencyKey: k.lowercased(), kioskSeq: Int64(seq), createdAt: created, service: service,
-            cardNumber: number, detailsJSON: String(decoding: data, as: UTF8.self)
+            cardNumber: number, detailsJSON: String(decoding: data, as: UTF8.self), identity: identity
         ))
     }
 

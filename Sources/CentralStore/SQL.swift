@@ -34,10 +34,13 @@ struct SQLRow: Sendable {
     func optionalText(_ column: String) -> String? { values[column]?.text }
 }
 
-/// What a transaction may do; decides locking and isolation.
+/// What a transaction may do; decides locking, isolation and which connections it uses.
 enum SQLTransactionKind: Sendable {
     /// Reads at one consistent point in time.
     case read
+    /// A long read at one consistent point in time (a registry snapshot streamed to a slow kiosk):
+    /// runs on connections of its own, so that token checks, feed pages and writes never queue behind it.
+    case snapshot
     /// Writes; all writers are serialised (this is what keeps the change feed gapless).
     case write
 }
@@ -74,45 +77,89 @@ protocol SQLBackend: Sendable {
     func close() async
 }
 
-/// A FIFO async lock over a fixed set of resources (connections), with no busy waiting.
-final class ResourcePool<Resource: Sendable>: Sendable {
+/// A FIFO async lock over a fixed set of resources (connections), with no busy waiting and a
+/// bounded wait: a caller that waits longer than the pool's limit gets ``CentralStoreError/Code/busy``
+/// (HTTP 503 with `Retry-After`) instead of hanging while every connection is held.
+public final class ResourcePool<Resource: Sendable>: Sendable {
+    private struct Waiter {
+        var id: UInt64
+        var continuation: CheckedContinuation<Resource?, Never>
+        var timer: Task<Void, Never>?
+    }
     private struct State {
         var free: [Resource]
-        var waiters: [CheckedContinuation<Resource, Never>] = []
+        var waiters: [Waiter] = []
+        var nextID: UInt64 = 0
     }
     private let state: Mutex<State>
+    /// What the resources are, for the busy message ("database connections").
+    public let label: String
+    /// Longest wait for a free resource.
+    public let maxWait: Duration
 
-    init(_ resources: [Resource]) {
+    /// A pool of `resources`, named `label` in messages, where a caller waits at most `maxWait`.
+    public init(_ resources: [Resource], label: String = "database connections", maxWait: Duration = .seconds(5)) {
         state = Mutex(State(free: resources))
+        self.label = label
+        self.maxWait = maxWait
     }
 
-    /// Waits for a free resource.
-    func acquire() async -> Resource {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Resource, Never>) in
-            let ready: Resource? = state.withLock { state in
-                if let r = state.free.popLast() { return r }
-                state.waiters.append(continuation)
-                return nil
+    /// Waits at most ``maxWait`` for a free resource; `nil` when none came free in time.
+    public func acquire() async -> Resource? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Resource?, Never>) in
+            let (ready, id): (Resource?, UInt64?) = state.withLock { state in
+                if let r = state.free.popLast() { return (r, nil) }
+                state.nextID += 1
+                state.waiters.append(Waiter(id: state.nextID, continuation: continuation, timer: nil))
+                return (nil, state.nextID)
             }
-            if let ready { continuation.resume(returning: ready) }
+            if let ready {
+                continuation.resume(returning: ready)
+                return
+            }
+            guard let id else { return }
+            let maxWait = maxWait
+            let timer = Task { [weak self] in
+                try? await Task.sleep(for: maxWait)
+                guard !Task.isCancelled else { return }
+                self?.expire(id)
+            }
+            let expired = state.withLock { state -> Bool in
+                guard let i = state.waiters.firstIndex(where: { $0.id == id }) else { return true }
+                state.waiters[i].timer = timer
+                return false
+            }
+            if expired { timer.cancel() }
         }
     }
 
+    /// Gives up waiter `id`, if it still waits.
+    private func expire(_ id: UInt64) {
+        let waiter: Waiter? = state.withLock { state in
+            guard let i = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiters.remove(at: i)
+        }
+        waiter?.continuation.resume(returning: nil)
+    }
+
     /// Hands `resource` to the longest waiter, or back to the free list.
-    func release(_ resource: Resource) {
-        let waiter: CheckedContinuation<Resource, Never>? = state.withLock { state in
+    public func release(_ resource: Resource) {
+        let waiter: Waiter? = state.withLock { state in
             if state.waiters.isEmpty {
                 state.free.append(resource)
                 return nil
             }
             return state.waiters.removeFirst()
         }
-        waiter?.resume(returning: resource)
+        waiter?.timer?.cancel()
+        waiter?.continuation.resume(returning: resource)
     }
 
-    /// Runs `body` with a resource held.
+    /// Runs `body` with a resource held; throws ``CentralStoreError/Code/busy`` when none is free within ``maxWait``.
     func with<T>(_ body: (Resource) async throws -> T) async throws -> T {
-        let resource = await acquire()
+        guard let resource = await acquire() else {
+            throw CentralStoreError.busy("all \(label) stayed in use for \(maxWait.components.seconds) s; retry in a few seconds")
+        }
         do {
             let result = try await body(resource)
             release(resource)

@@ -1,20 +1,24 @@
 import Foundation
 import GRDB
 
-/// SQLite through GRDB: one writer connection and a few readers, WAL mode.
+/// SQLite through GRDB: one writer connection, a few readers, and a few more readers for snapshots; WAL mode.
 ///
 /// GRDB runs a transaction inside one synchronous closure, but the store's transactions are
 /// async (they must also run on PostgreSQL), so each connection is a `DatabaseQueue` with
 /// `allowsUnsafeTransactions` and the transaction is opened and closed by hand while the
-/// connection is held from a ``ResourcePool``: nothing else can use it in between.
+/// connection is held from a ``ResourcePool``: nothing else can use it in between. Statements run
+/// on each connection's own dispatch queue (GRDB's async access), never on Swift's cooperative
+/// threads, so a slow query cannot stall the HTTP server's other tasks.
 final class SQLiteBackend: SQLBackend {
     let dialect = SQLDialect.sqlite
     let path: String
     private let writer: ResourcePool<DatabaseQueue>
     private let readers: ResourcePool<DatabaseQueue>
+    /// Long snapshot reads get connections of their own: they never hold a reader the token checks need.
+    private let snapshotReaders: ResourcePool<DatabaseQueue>
 
     /// Opens (creating if needed) the database at `path`.
-    init(path: String, readerCount: Int = 4) throws(CentralStoreError) {
+    init(path: String, readerCount: Int = 4, snapshotReaderCount: Int = 4, maxWait: Duration = .seconds(5)) throws(CentralStoreError) {
         self.path = path
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
@@ -33,13 +37,28 @@ final class SQLiteBackend: SQLBackend {
             try w.inDatabase { db in
                 let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
                 if mode?.lowercased() != "wal" { throw CentralStoreError.unavailable("\(path): cannot switch SQLite to WAL mode") }
+                // A kiosk deletes its copy of a request once the central says `accepted`, so every
+                // commit must reach the disk before the answer. SQLite's default for WAL mode is a
+                // compile-time choice (Debian: FULL; Apple's SQLite and GRDB's DatabasePool: NORMAL,
+                // which can lose the last commits on power loss): set it here, on the writer itself,
+                // after the switch to WAL, and check that it held.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                try db.execute(sql: "PRAGMA fullfsync = ON")
+                guard try Int.fetchOne(db, sql: "PRAGMA synchronous") == Self.synchronousFull else {
+                    throw CentralStoreError.unavailable("\(path): SQLite refused PRAGMA synchronous = FULL; the central cannot promise durable commits")
+                }
             }
-            writer = ResourcePool([w])
+            writer = ResourcePool([w], label: "database writers", maxWait: maxWait)
             var rs: [DatabaseQueue] = []
             for _ in 0..<max(1, readerCount) {
                 rs.append(try DatabaseQueue(path: path, configuration: configuration(readonly: true)))
             }
-            readers = ResourcePool(rs)
+            readers = ResourcePool(rs, label: "database readers", maxWait: maxWait)
+            var ss: [DatabaseQueue] = []
+            for _ in 0..<max(1, snapshotReaderCount) {
+                ss.append(try DatabaseQueue(path: path, configuration: configuration(readonly: true)))
+            }
+            snapshotReaders = ResourcePool(ss, label: "snapshot connections", maxWait: maxWait)
         } catch let error as CentralStoreError {
             throw error
         } catch {
@@ -47,8 +66,22 @@ final class SQLiteBackend: SQLBackend {
         }
     }
 
+    /// `PRAGMA synchronous` value of FULL: every commit is fsync'ed before it returns.
+    static let synchronousFull = 2
+
+    /// Reads `PRAGMA name` on the writer connection itself (for tests: readers are other connections).
+    func writerPragma(_ name: String) async throws -> String? {
+        try await writer.with { queue in
+            try queue.inDatabase { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+        }
+    }
+
     func transaction<T>(_ kind: SQLTransactionKind, _ body: (any SQLConnection) async throws -> T) async throws -> T {
-        let pool = kind == .write ? writer : readers
+        let pool = switch kind {
+        case .write: writer
+        case .read: readers
+        case .snapshot: snapshotReaders
+        }
         return try await pool.with { queue in
             let connection = SQLiteConnection(queue: queue)
             try await connection.execute(kind == .write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
@@ -57,7 +90,11 @@ final class SQLiteBackend: SQLBackend {
                 try await connection.execute("COMMIT")
                 return result
             } catch {
-                try? await connection.execute("ROLLBACK")
+                // Synchronously, so that a cancelled task still closes the transaction before the
+                // connection goes back to the pool.
+                try? queue.inDatabase { db in
+                    if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
+                }
                 throw error
             }
         }
@@ -73,7 +110,8 @@ struct SQLiteConnection: SQLConnection {
     let queue: DatabaseQueue
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        try queue.inDatabase { db in
+        // On the connection's own dispatch queue, off Swift's cooperative thread pool.
+        try await queue.writeWithoutTransaction { db in
             let statement = try db.cachedStatement(sql: sql)
             let arguments = StatementArguments(binds.map { value -> DatabaseValue in
                 switch value {

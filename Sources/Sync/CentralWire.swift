@@ -33,31 +33,23 @@ enum Wire {
             case holderDisplayName = "holder_display_name", personID = "person_id", entitlements
         }
 
-        /// The checked replica form; throws ``SyncError`` `.malformed` for anything that cannot be right.
+        /// The checked replica form; throws ``SyncError`` `.malformed` for a card that breaks the
+        /// registry rules the central also publishes by (``CardModel/RegistryRules``).
         func synced() throws(SyncError) -> SyncedCard {
-            func bad(_ why: String) -> SyncError { SyncError(.malformed, "a card \(why)") }
-            let n: CardNumber
-            do { n = try CardNumber(normalising: number) } catch { throw bad("has an invalid number") }
-            var chip: ChipUID?
-            if let uid {
-                do { chip = try ChipUID(hex: uid) } catch { throw bad("\(n.masked) has an invalid uid") }
-            }
-            var replaced: ChipUID?
-            if let replacedByUID {
-                do { replaced = try ChipUID(hex: replacedByUID) } catch { throw bad("\(n.masked) has an invalid replaced_by_uid") }
-            }
-            guard (chip == nil) == (technology == .printed) else { throw bad("\(n.masked) has a uid that does not fit its technology") }
-            guard !holderDisplayName.isEmpty, holderDisplayName.count <= 80 else { throw bad("\(n.masked) has no usable holder name") }
-            guard !personID.isEmpty, personID.count <= 64 else { throw bad("\(n.masked) has no usable person_id") }
-            guard entitlements.count <= 32 else { throw bad("\(n.masked) has too many entitlements") }
-            var list: [CardModel.Entitlement] = []
-            for e in entitlements {
-                guard (e.kind == .largeFamily) == (e.role != nil) else { throw bad("\(n.masked) has an entitlement with a wrong role") }
-                list.append(.init(kind: e.kind, role: e.role, validFrom: e.validFrom, validUntil: e.validUntil))
+            let list = entitlements.map { CardModel.Entitlement(kind: $0.kind, role: $0.role, validFrom: $0.validFrom, validUntil: $0.validUntil) }
+            let checked: (number: CardNumber, uid: ChipUID?, replacedBy: ChipUID?)
+            do {
+                checked = try RegistryRules.checkCard(
+                    number: number, uid: uid, technology: technology, series: series, validFrom: validFrom, validUntil: validUntil,
+                    replacedByUID: replacedByUID, holderDisplayName: holderDisplayName, personID: personID, entitlements: list
+                )
+            } catch {
+                let masked = (try? CardNumber(normalising: number))?.masked ?? "with an invalid number"
+                throw SyncError(.malformed, "a card \(masked) breaks the registry rules: \(error)")
             }
             return SyncedCard(
-                number: n, uid: chip, technology: technology, series: series.map { String($0.prefix(32)) }, status: status,
-                validFrom: validFrom, validUntil: validUntil, replacedByUID: replaced,
+                number: checked.number, uid: checked.uid, technology: technology, series: series, status: status,
+                validFrom: validFrom, validUntil: validUntil, replacedByUID: checked.replacedBy,
                 holderDisplayName: holderDisplayName, personRef: personID, entitlements: list
             )
         }

@@ -17,16 +17,37 @@ struct CusCentral: AsyncParsableCommand {
     )
 }
 
-/// `--database URL`, shared by every subcommand.
+/// `--database URL` and where its password comes from, shared by every subcommand.
 struct DatabaseOption: ParsableArguments {
-    @Option(help: "sqlite:/path/central.db or postgres://user:pass@host:port/db")
+    @Option(help: ArgumentHelp(
+        "sqlite:/path/central.db or postgres://user@host:port/db[?sslmode=MODE&sslrootcert=PATH&schema=NAME]",
+        discussion: """
+            PostgreSQL: sslmode is disable, prefer (the default: TLS when the server offers it, certificate \
+            not checked), require (TLS, certificate not checked), verify-ca or verify-full (TLS with a \
+            certificate from sslrootcert, or the system's CAs; verify-full also checks the host name). \
+            Keep the password out of the URL: see --database-password-file.
+            """
+    ))
     var database: String
+
+    @Option(help: ArgumentHelp(
+        "A file holding the PostgreSQL password (its first line), mode 0600 or 0400",
+        discussion: """
+            Without it the password comes from the environment variable CUS_CENTRAL_DB_PASSWORD, \
+            else from the URL, else from PGPASSWORD. A file that group or others can read or write is refused.
+            """,
+        valueName: "path"
+    ))
+    var databasePasswordFile: String?
 
     func open() async throws -> any CentralStore {
         var logger = Logger(label: "cus-central")
         logger.logLevel = .warning
         do {
-            return try await openCentralStore(database, logger: logger)
+            let password = try DatabasePassword.resolve(
+                url: database, file: databasePasswordFile, environment: ProcessInfo.processInfo.environment
+            )
+            return try await openCentralStore(database, password: password, logger: logger)
         } catch {
             fail(error.message)
         }
@@ -199,11 +220,19 @@ struct Requests: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Read the request inbox.", subcommands: [List.self])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List requests, oldest first.")
+        static let configuration = CommandConfiguration(
+            abstract: "List requests, oldest first, a page at a time (as GET /v1/staff/requests).",
+            discussion: """
+                Prints at most --limit requests with an id above --after. When the page is full, stderr says how to \
+                ask for the next one (--after LAST_ID). The identity column is `unverified` when the resident typed \
+                the card number instead of tapping the card: confirm who it is by phone.
+                """
+        )
         @OptionGroup var db: DatabaseOption
-        @Flag(help: "Print JSON") var json = false
-        @Option(help: "Only requests with this status") var status: String?
-        @Option(help: "At most this many") var limit: Int = 500
+        @Flag(help: "Print JSON ({\"requests\": [...]}, as the staff API)") var json = false
+        @Option(help: "Only requests with this status: received, scheduled, done or declined") var status: String?
+        @Option(help: "Only requests with an id above this one (the last id of the previous page)") var after: Int64 = 0
+        @Option(help: "At most this many, 1 to 1000") var limit: Int = 500
 
         func run() async throws {
             var filter: RequestStatus?
@@ -211,15 +240,23 @@ struct Requests: AsyncParsableCommand {
                 guard let s = RequestStatus(rawValue: status) else { fail("--status must be received, scheduled, done or declined") }
                 filter = s
             }
-            let list = try await withStore(db) { store in try await store.requests(status: filter, afterID: 0, limit: limit) }
+            guard (1...1000).contains(limit) else { fail("--limit must be a whole number from 1 to 1000; page on with --after") }
+            guard after >= 0 else { fail("--after must be 0 or a request id") }
+            let (afterID, pageSize) = (self.after, self.limit)
+            let list = try await withStore(db) { store in try await store.requests(status: filter, afterID: afterID, limit: pageSize) }
+            if list.count == pageSize, let last = list.last {
+                FileHandle.standardError.write(Data("more requests may follow: run again with --after \(last.id)\n".utf8))
+            }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
                 struct Body: Encodable { var requests: [StoredRequest] }
                 print(String(decoding: try encoder.encode(Body(requests: list)), as: UTF8.self))
             } else {
+                // identity: `unverified` when the resident typed the card number; confirm who it is by phone.
+                print("id\tstatus\tidentity\tservice\tkiosk\treceived_at")
                 for r in list {
-                    print("\(r.id)\t\(r.status.rawValue)\t\(r.service)\t\(r.kiosk)\t\(r.receivedAt)")
+                    print("\(r.id)\t\(r.status.rawValue)\t\(r.identity.rawValue)\t\(r.service)\t\(r.kiosk)\t\(r.receivedAt)")
                 }
             }
         }

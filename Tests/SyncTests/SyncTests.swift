@@ -8,7 +8,8 @@ import Testing
 /// `kioskd` and `cus-central` as real processes over real HTTP.
 @Suite("Sync between kioskd and cus-central", .serialized)
 struct SyncTests {
-    @Test(arguments: CentralStoreKind.available) func bootstrapDeltasRevocationAndRequestStatus(store: CentralStoreKind) async throws {
+    @Test(arguments: CentralStoreKind.allCases) func bootstrapDeltasRevocationAndRequestStatus(store: CentralStoreKind) async throws {
+        try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())
@@ -63,7 +64,8 @@ struct SyncTests {
         #expect(!kiosk.log.contains(token))
     }
 
-    @Test(arguments: CentralStoreKind.available) func localRequestRoutesAndCatalogue(store: CentralStoreKind) async throws {
+    @Test(arguments: CentralStoreKind.allCases) func localRequestRoutesAndCatalogue(store: CentralStoreKind) async throws {
+        try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())
@@ -111,7 +113,8 @@ struct SyncTests {
         #expect(outbox["pending"] as? Int == 1)
     }
 
-    @Test(arguments: CentralStoreKind.available) func offlineKioskQueuesAndRequestsArriveExactlyOnce(store: CentralStoreKind) async throws {
+    @Test(arguments: CentralStoreKind.allCases) func offlineKioskQueuesAndRequestsArriveExactlyOnce(store: CentralStoreKind) async throws {
+        try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())
@@ -183,7 +186,8 @@ struct SyncTests {
         #expect(centralInfo["last_successful_sync"] == nil)
     }
 
-    @Test(arguments: CentralStoreKind.available) func revokedKioskTokenIsRefusedAndShownInStatus(store: CentralStoreKind) async throws {
+    @Test(arguments: CentralStoreKind.allCases) func revokedKioskTokenIsRefusedAndShownInStatus(store: CentralStoreKind) async throws {
+        try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())
@@ -209,7 +213,8 @@ struct SyncTests {
         #expect(ctl.stdout.contains("token"))
     }
 
-    @Test(arguments: CentralStoreKind.available) func sigkillDuringUploadLosesNothingAndDuplicatesNothing(store: CentralStoreKind) async throws {
+    @Test(arguments: CentralStoreKind.allCases) func sigkillDuringUploadLosesNothingAndDuplicatesNothing(store: CentralStoreKind) async throws {
+        try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())
@@ -249,7 +254,8 @@ struct SyncTests {
         #expect(try outbox.counts() == OutboxCounts(pending: 0, quarantined: 0, delivered: 1200))
     }
 
-    @Test(arguments: CentralStoreKind.available) func sigkillDuringDeltaApplyLeavesAConsistentReplica(store: CentralStoreKind) async throws {
+    @Test(arguments: CentralStoreKind.allCases) func sigkillDuringDeltaApplyLeavesAConsistentReplica(store: CentralStoreKind) async throws {
+        try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
         try central.importRegistry(registryCSV())

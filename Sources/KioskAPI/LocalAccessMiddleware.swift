@@ -8,8 +8,9 @@ public import Hummingbird
 ///   `Authorization: Bearer TOKEN`, or as the password of HTTP Basic authentication, which a browser
 ///   showing the screen from another machine sends by itself on every same-origin request (the event
 ///   stream included).
-/// - A `POST` must say `Content-Type: application/json`: a form that another page in the kiosk's browser
-///   posts cross-site cannot (that would need a CORS preflight, which this API never grants).
+/// - A `POST` with a body must say `Content-Type: application/json`: a form that another page in the
+///   kiosk's browser posts cross-site cannot (that would need a CORS preflight, which this API never
+///   grants). A change asked by a page of another origin (its `Origin` header) is refused outright.
 /// - Every answer carries a Content-Security-Policy that lets the screen load only its own files and talk
 ///   only to this API, and headers that keep it out of frames and referrers.
 public struct LocalAccessMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -50,9 +51,20 @@ public struct LocalAccessMiddleware<Context: RequestContext>: RouterMiddleware {
                 headers: [.wwwAuthenticate: "Basic realm=\"cus-kiosk\", charset=\"UTF-8\""]
             )
         }
+        if request.method != .get, request.method != .head, let origin = request.headers[.origin],
+           let authority = request.head.authority, origin != "http://\(authority)", origin != "https://\(authority)" {
+            throw APIError(
+                .forbidden, code: "cross_origin",
+                message: "Only the kiosk's own screen may change anything here.",
+                messagePL: "Tylko ekran kiosku może tu coś zmieniać."
+            )
+        }
         if request.method == .post {
             let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
-            guard type == "application/json" else {
+            let length = request.headers[.contentLength].flatMap { Int($0) }
+            let hasBody = (length ?? 0) > 0 || request.headers[.transferEncoding] != nil
+            // A body-less POST (`POST /api/v1/sync`) needs no type; every form a browser posts has one.
+            guard type == "application/json" || (type == nil && !hasBody) else {
                 throw APIError(
                     .unsupportedMediaType, code: "json_required",
                     message: "Send the body as JSON with the header Content-Type: application/json.",

@@ -112,7 +112,7 @@ struct TrustTests {
         }
     }
 
-    @Test("a POST that is not JSON is refused with 415 and changes nothing (no cross-site form posts)")
+    @Test("a POST that is not JSON, or a change from another origin, is refused and changes nothing (no cross-site form posts)")
     func postsNeedJSON() async throws {
         try await APIServer.with { server in
             for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
@@ -122,8 +122,17 @@ struct TrustTests {
             }
             let taps = try await http("GET", server.base + "/api/v1/taps").json?["taps"] as? [Any]
             #expect(taps?.isEmpty == true)
-            let ok = try await http("POST", server.base + "/api/v1/check", body: #"{"number":"SKS-0001"}"#, headers: ["Content-Type": "application/json; charset=utf-8"])
+            // A page of another origin may not change anything, even with the right type.
+            let foreign = try await http("POST", server.base + "/api/v1/check", body: #"{"number":"SKS-0001"}"#, headers: ["Origin": "http://evil.example"])
+            #expect(foreign.status == 403)
+            #expect(try await http("DELETE", server.base + "/api/v1/sessions/x", headers: ["Origin": "http://evil.example"]).status == 403)
+            let ok = try await http(
+                "POST", server.base + "/api/v1/check", body: #"{"number":"SKS-0001"}"#,
+                headers: ["Content-Type": "application/json; charset=utf-8", "Origin": server.base]
+            )
             #expect(ok.status == 200)
+            // A POST without a body needs no type (POST /api/v1/sync; this kiosk has no central).
+            #expect(try await http("POST", server.base + "/api/v1/sync").status == 409)
         }
     }
 

@@ -1,4 +1,6 @@
+import Dispatch
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -58,7 +60,25 @@ public struct Finished: Sendable {
 }
 
 /// Runs a program to completion with extra environment.
+/// Runs a program to completion with extra environment, waiting for it on a Dispatch thread.
+///
+/// Async tests use this one: a test that blocks one of the few cooperative threads while its child
+/// waits for a server running in-process on those same threads (a PostgreSQL advisory lock held by an
+/// in-process store, say) can deadlock the whole test run on a 2-core machine.
+public func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> Finished {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try runBlocking(program, arguments, environment: environment) })
+        }
+    }
+}
+
+/// Runs a program to completion, blocking the calling thread (synchronous tests only).
 public func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Finished {
+    try runBlocking(program, arguments, environment: environment)
+}
+
+func runBlocking(_ program: String, _ arguments: [String], environment: [String: String]) throws -> Finished {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: program)
     p.arguments = arguments
@@ -67,8 +87,16 @@ public func run(_ program: String, _ arguments: [String], environment: [String: 
     p.standardOutput = out
     p.standardError = err
     try p.run()
+    // Read stderr on its own thread, so a child that fills one pipe while the other is read never stalls.
+    let errorData = Mutex(Data())
+    let errorRead = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        errorData.withLock { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+        errorRead.signal()
+    }
     let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
+    errorRead.wait()
+    let e = errorData.withLock { $0 }
     p.waitUntilExit()
     return Finished(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }

@@ -26,10 +26,10 @@ struct KioskdNFCTests {
         defer { emulator.stop() }
 
         // Issuance at the desk: a key pair, then a blank NTAG215 personalised for a child's KDR card.
-        let keygen = try run(binary("kioskctl"), ["card", "keygen", "--key-id", "7", "--private-key", dir.file("issuer.key"), "--public-key", dir.file("trusted.pub")])
+        let keygen = try await run(binary("kioskctl"), ["card", "keygen", "--key-id", "7", "--private-key", dir.file("issuer.key"), "--public-key", dir.file("trusted.pub")])
         #expect(keygen.status == 0, "\(keygen.stderr)")
         try emulator.place(EmulatedCard(kind: .ntag215, uid: "04:11:22:33:44:55:66"))
-        let write = try run(binary("kioskctl"), [
+        let write = try await run(binary("kioskctl"), [
             "card", "write", "KDR-7001-2026", "--entitlement", "large_family", "--role", "child", "--valid-until", warsawDay(800),
             "--key-file", dir.file("issuer.key"), "--device", emulator.connstring, "--wait", "5",
         ], environment: ["KIOSK_STATE_DIR": state, "LIBNFC_LOG_LEVEL": "0"])
@@ -91,7 +91,8 @@ struct KioskdNFCTests {
         let dir = TempDir()
         let state = dir.file("state")
         let csv = try dir.write("registry.csv", registryCSV())
-        #expect(try run(binary("kioskctl"), ["replica", "import", csv], environment: ["KIOSK_STATE_DIR": state]).status == 0)
+        let imported = try await run(binary("kioskctl"), ["replica", "import", csv], environment: ["KIOSK_STATE_DIR": state])
+        #expect(imported.status == 0)
         let emulator = try Self.emulator(dir)
         defer { emulator.stop() }
         let kioskd = try KioskdProcess(state: state, environment: ["KIOSK_NFC_DEVICE": emulator.connstring, "LIBNFC_LOG_LEVEL": "0"])
@@ -107,7 +108,7 @@ struct KioskdNFCTests {
         emulator.removeCard()
 
         // A second daemon on the same reader must not start a second reader loop.
-        let second = try run(binary("kioskd"), [], environment: [
+        let second = try await run(binary("kioskd"), [], environment: [
             "KIOSK_STATE_DIR": state, "KIOSK_HTTP_ADDR": "127.0.0.1:0", "KIOSK_NFC_DEVICE": emulator.connstring, "LIBNFC_LOG_LEVEL": "0",
         ])
         #expect(second.status != 0)

@@ -13,7 +13,7 @@ struct KioskdProcessTests {
         let dir = TempDir()
         let state = dir.file("state")
         let csv = try dir.write("registry.csv", registryCSV())
-        let imported = try run(binary("kioskctl"), ["replica", "import", csv], environment: ["KIOSK_STATE_DIR": state])
+        let imported = try await run(binary("kioskctl"), ["replica", "import", csv], environment: ["KIOSK_STATE_DIR": state])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("imported 13 card(s)"))
 
@@ -78,10 +78,10 @@ struct KioskdProcessTests {
     }
 
     @Test("a bad config file stops kioskd with a message naming the file, the key and the problem")
-    func badConfig() throws {
+    func badConfig() async throws {
         let dir = TempDir()
         let path = try dir.write("kiosk.toml", "[http]\naddr = \"127.0.0.1:99999\"\n")
-        let r = try run(binary("kioskd"), ["--config", path], environment: ["KIOSK_STATE_DIR": dir.file("state")])
+        let r = try await run(binary("kioskd"), ["--config", path], environment: ["KIOSK_STATE_DIR": dir.file("state")])
         #expect(r.status == 78)
         #expect(r.stderr.contains(path))
         #expect(r.stderr.contains("http.addr"))
@@ -90,13 +90,13 @@ struct KioskdProcessTests {
     }
 
     @Test("a replica file that is not a database stops kioskd and is left as it was")
-    func refusesGarbageReplica() throws {
+    func refusesGarbageReplica() async throws {
         let dir = TempDir()
         let state = dir.file("state")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let garbage = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         try garbage.write(to: URL(fileURLWithPath: state + "/replica.sqlite"))
-        let r = try run(binary("kioskd"), [], environment: ["KIOSK_STATE_DIR": state, "KIOSK_HTTP_ADDR": "127.0.0.1:0", "KIOSK_NFC_DEVICE": "none"])
+        let r = try await run(binary("kioskd"), [], environment: ["KIOSK_STATE_DIR": state, "KIOSK_HTTP_ADDR": "127.0.0.1:0", "KIOSK_NFC_DEVICE": "none"])
         #expect(r.status == 1)
         #expect(r.stderr.contains("not an SQLite database"))
         #expect(r.stderr.contains("move the file aside"))
@@ -105,7 +105,7 @@ struct KioskdProcessTests {
     }
 
     @Test("kioskctl replica import reports bad rows with line numbers, imports the good ones, and says so in its exit code")
-    func importErrors() throws {
+    func importErrors() async throws {
         let dir = TempDir()
         let csv = try dir.write("bad.csv", """
             card_number,uid,entitlement,role,first_name,last_name,valid_from,valid_until,status
@@ -113,19 +113,19 @@ struct KioskdProcessTests {
             SKS-2,,senior60,,Jan,Kowalski,2022-13-01,,active
             SKS-3,,large_family,grandparent,Ola,Nowak,2022-01-01,,active
             """)
-        let r = try run(binary("kioskctl"), ["replica", "import", csv], environment: ["KIOSK_STATE_DIR": dir.file("state")])
+        let r = try await run(binary("kioskctl"), ["replica", "import", csv], environment: ["KIOSK_STATE_DIR": dir.file("state")])
         #expect(r.status == 1)
         #expect(r.stderr.contains("bad.csv:3: refused: valid_from"))
         #expect(r.stderr.contains("bad.csv:4: refused: role"))
         #expect(r.stdout.contains("imported 1 card(s)"))
-        let check = try run(binary("kioskctl"), ["check", "sks-1", "--json"], environment: ["KIOSK_STATE_DIR": dir.file("state")])
+        let check = try await run(binary("kioskctl"), ["check", "sks-1", "--json"], environment: ["KIOSK_STATE_DIR": dir.file("state")])
         #expect(check.status == 0)
         #expect(check.stdout.contains("\"verdict\":\"valid\""))
-        let missing = try run(binary("kioskctl"), ["check", "SKS-2"], environment: ["KIOSK_STATE_DIR": dir.file("state")])
+        let missing = try await run(binary("kioskctl"), ["check", "SKS-2"], environment: ["KIOSK_STATE_DIR": dir.file("state")])
         #expect(missing.status == 2)
-        let stats = try run(binary("kioskctl"), ["replica", "stats", "--json"], environment: ["KIOSK_STATE_DIR": dir.file("state")])
+        let stats = try await run(binary("kioskctl"), ["replica", "stats", "--json"], environment: ["KIOSK_STATE_DIR": dir.file("state")])
         #expect(stats.stdout.contains("\"cards\" : 1"))
-        let unreadable = try run(binary("kioskctl"), ["replica", "import", dir.file("nope.csv")], environment: ["KIOSK_STATE_DIR": dir.file("state")])
+        let unreadable = try await run(binary("kioskctl"), ["replica", "import", dir.file("nope.csv")], environment: ["KIOSK_STATE_DIR": dir.file("state")])
         #expect(unreadable.status == 65)
     }
 
@@ -135,11 +135,11 @@ struct KioskdProcessTests {
         let state = dir.file("state")
         let kioskd = try KioskdProcess(state: state)
         _ = try await kioskd.waitUntilListening()
-        let r = try run(binary("kioskctl"), ["status"], environment: ["KIOSK_STATE_DIR": state])
+        let r = try await run(binary("kioskctl"), ["status"], environment: ["KIOSK_STATE_DIR": state])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("\"reader\""))
         _ = try await kioskd.terminate()
-        let down = try run(binary("kioskctl"), ["status"], environment: ["KIOSK_STATE_DIR": state])
+        let down = try await run(binary("kioskctl"), ["status"], environment: ["KIOSK_STATE_DIR": state])
         #expect(down.status == 1)
         #expect(down.stderr.contains("not answering"))
     }

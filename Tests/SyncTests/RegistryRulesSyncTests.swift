@@ -20,11 +20,11 @@ struct RegistryRulesSyncTests {
         let database = central.database
         // Child processes are waited for on a Dispatch thread: blocking one of the few cooperative
         // threads can starve in-process tests that hold the migration lock the child waits for.
-        let imported = try await offThePool { try run(binary("cus-central"), ["registry", "import", path, "--database", database]) }
+        let imported = try await run(binary("cus-central"), ["registry", "import", path, "--database", database])
         #expect(imported.status == 1)
         #expect(imported.stderr.contains("\(path):7: refused: "), "\(imported.stderr)")
         #expect(imported.stderr.contains("\(path):8: refused: "), "\(imported.stderr)")
-        let token = try await offThePool { try run(binary("cus-central"), ["kiosk", "add", "skalka-1", "--database", database]) }
+        let token = try await run(binary("cus-central"), ["kiosk", "add", "skalka-1", "--database", database])
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         try await central.start()
         defer { central.stop() }
@@ -35,12 +35,5 @@ struct RegistryRulesSyncTests {
         _ = try await kiosk.syncUntilOK(timeout: .seconds(60))
         #expect(try await kiosk.cardCount() == 5)
         #expect(try await kiosk.check("SKS-0001")["verdict"] as? String == "valid")
-    }
-}
-
-/// Runs blocking `body` on a Dispatch thread, off Swift's cooperative pool.
-func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
     }
 }

@@ -11,8 +11,8 @@ struct SnapshotLimitTests {
     @Test func aSnapshotOverTheLimitIsAbandonedAndOneUnderItIsRead() async throws {
         let dir = TempDir()
         let central = CentralProcess(dir: dir)
-        try central.importRegistry(bigRegistryCSV(count: 3000))
-        let token = try central.enrolKiosk("skalka-1")
+        try await central.importRegistry(bigRegistryCSV(count: 3000))
+        let token = try await central.enrolKiosk("skalka-1")
         try await central.start()
         defer { central.stop() }
 

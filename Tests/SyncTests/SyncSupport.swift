@@ -58,27 +58,27 @@ final class CentralProcess {
 
     /// Runs a `cus-central` admin command against this database.
     @discardableResult
-    func admin(_ arguments: [String]) throws -> Finished {
-        let r = try run(binary("cus-central"), arguments + ["--database", database])
+    func admin(_ arguments: [String]) async throws -> Finished {
+        let r = try await run(binary("cus-central"), arguments + ["--database", database])
         guard r.status == 0 else { throw TestFailure("cus-central \(arguments.joined(separator: " ")) failed \(r.status): \(r.stderr)") }
         return r
     }
 
-    func enrolKiosk(_ name: String) throws -> String {
-        try admin(["kiosk", "add", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    func enrolKiosk(_ name: String) async throws -> String {
+        try await admin(["kiosk", "add", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    func importRegistry(_ csv: String) throws {
+    func importRegistry(_ csv: String) async throws {
         let path = try dir.write("registry-\(UUID().uuidString.prefix(6)).csv", csv)
-        try admin(["registry", "import", path])
+        try await admin(["registry", "import", path])
     }
 
     /// The requests in the inbox (JSON objects), paged with `requests list --after`.
-    func requests() throws -> [[String: Any]] {
+    func requests() async throws -> [[String: Any]] {
         var all: [[String: Any]] = []
         var after = 0
         while true {
-            let r = try admin(["requests", "list", "--json", "--limit", "1000", "--after", String(after)])
+            let r = try await admin(["requests", "list", "--json", "--limit", "1000", "--after", String(after)])
             let object = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
             let page = object?["requests"] as? [[String: Any]] ?? []
             all += page

@@ -12,9 +12,9 @@ struct SyncTests {
         try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
-        try central.importRegistry(registryCSV())
-        let token = try central.enrolKiosk("skalka-1")
-        let staff = try central.admin(["staff", "add", "kipus-anna"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await central.importRegistry(registryCSV())
+        let token = try await central.enrolKiosk("skalka-1")
+        let staff = try await central.admin(["staff", "add", "kipus-anna"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         try await central.start()
         defer { central.stop() }
 
@@ -32,8 +32,8 @@ struct SyncTests {
         #expect(centralInfo["last_contact"] is String)
 
         // Deltas: a new card and a revocation.
-        try central.importRegistry(registryCSV() + "\nNEW-0042;;disability;;Ewa;Kowalska;\(warsawDay(-3));;active\n")
-        try central.admin(["card", "revoke", "SKS-0001"])
+        try await central.importRegistry(registryCSV() + "\nNEW-0042;;disability;;Ewa;Kowalska;\(warsawDay(-3));;active\n")
+        try await central.admin(["card", "revoke", "SKS-0001"])
         let outcome = try await kiosk.syncUntilOK()
         #expect(outcome["bootstrapped"] as? Bool == false)
         #expect((outcome["changes_applied"] as? Int ?? 0) >= 2)
@@ -46,7 +46,7 @@ struct SyncTests {
         #expect(created.status == 201)
         let key = try #require((created.json?["request"] as? [String: Any])?["id"] as? String)
         _ = try await kiosk.syncUntilOK()
-        let inbox = try central.requests()
+        let inbox = try await central.requests()
         #expect(inbox.count == 1)
         #expect(inbox.first?["idempotency_key"] as? String == key)
         #expect(inbox.first?["card_number"] as? String == "USM3001")
@@ -68,8 +68,8 @@ struct SyncTests {
         try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
-        try central.importRegistry(registryCSV())
-        let token = try central.enrolKiosk("skalka-2")
+        try await central.importRegistry(registryCSV())
+        let token = try await central.enrolKiosk("skalka-2")
         try await central.start()
         defer { central.stop() }
         let kiosk = try Kiosk(state: dir.file("kiosk"), central: central.url, token: token)
@@ -117,13 +117,13 @@ struct SyncTests {
         try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
-        try central.importRegistry(registryCSV())
-        let token = try central.enrolKiosk("outreach-1")
+        try await central.importRegistry(registryCSV())
+        let token = try await central.enrolKiosk("outreach-1")
         let port = try freePort()
         let state = dir.file("kiosk")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let csv = try dir.write("seed.csv", registryCSV())
-        let seeded = try run(binary("kioskctl"), ["replica", "import", csv], environment: ["KIOSK_STATE_DIR": state])
+        let seeded = try await run(binary("kioskctl"), ["replica", "import", csv], environment: ["KIOSK_STATE_DIR": state])
         #expect(seeded.status == 0, "\(seeded.stderr)")
 
         let kiosk = try Kiosk(state: state, central: "http://127.0.0.1:\(port)", token: token)
@@ -148,7 +148,7 @@ struct SyncTests {
         defer { central.stop() }
         _ = try await kiosk.syncUntilOK()
         _ = try await kiosk.syncUntilOK()  // a second sync sends nothing again
-        let inbox = try central.requests()
+        let inbox = try await central.requests()
         #expect(inbox.count == 4)
         #expect(Set(inbox.compactMap { $0["idempotency_key"] as? String }) == keys)
         #expect(Set(inbox.compactMap { $0["kiosk_seq"] as? Int }).count == 4)
@@ -164,7 +164,8 @@ struct SyncTests {
         let state = dir.file("kiosk")
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let csv = try dir.write("seed.csv", registryCSV())
-        #expect(try run(binary("kioskctl"), ["replica", "import", csv], environment: ["KIOSK_STATE_DIR": state]).status == 0)
+        let imported = try await run(binary("kioskctl"), ["replica", "import", csv], environment: ["KIOSK_STATE_DIR": state])
+        #expect(imported.status == 0)
         let kiosk = try Kiosk(state: state, central: fake.url, token: "cusk_not-a-real-token-but-long-enough")
         defer { kiosk.terminate() }
         try await kiosk.waitUntilListening()
@@ -190,15 +191,15 @@ struct SyncTests {
         try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
-        try central.importRegistry(registryCSV())
-        let token = try central.enrolKiosk("skalka-9")
+        try await central.importRegistry(registryCSV())
+        let token = try await central.enrolKiosk("skalka-9")
         try await central.start()
         defer { central.stop() }
         let kiosk = try Kiosk(state: dir.file("kiosk"), central: central.url, token: token)
         defer { kiosk.terminate() }
         try await kiosk.waitUntilListening()
         _ = try await kiosk.syncUntilOK()
-        try central.admin(["kiosk", "revoke", "skalka-9"])
+        try await central.admin(["kiosk", "revoke", "skalka-9"])
         let (code, outcome) = try await kiosk.sync()
         #expect(code == 502)
         #expect((outcome["error"] as? String ?? "").contains("token"))
@@ -208,7 +209,7 @@ struct SyncTests {
         #expect(try await kiosk.check("SKS-0001")["verdict"] as? String == "valid")
         #expect(!kiosk.log.contains(token))
         // kioskctl sync says so too, with exit status 1.
-        let ctl = try run(binary("kioskctl"), ["sync"], environment: ["KIOSK_STATE_DIR": kiosk.state])
+        let ctl = try await run(binary("kioskctl"), ["sync"], environment: ["KIOSK_STATE_DIR": kiosk.state])
         #expect(ctl.status == 1)
         #expect(ctl.stdout.contains("token"))
     }
@@ -217,9 +218,9 @@ struct SyncTests {
         try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
-        try central.importRegistry(registryCSV())
-        let token = try central.enrolKiosk("skalka-k")
-        let staff = try central.admin(["staff", "add", "kipus-k"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await central.importRegistry(registryCSV())
+        let token = try await central.enrolKiosk("skalka-k")
+        let staff = try await central.admin(["staff", "add", "kipus-k"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         try await central.start()
         defer { central.stop() }
         let state = dir.file("kiosk")
@@ -258,8 +259,8 @@ struct SyncTests {
         try store.skipUnlessAvailable()
         let dir = TempDir()
         let central = CentralProcess(dir: dir, store: store)
-        try central.importRegistry(registryCSV())
-        let token = try central.enrolKiosk("skalka-d")
+        try await central.importRegistry(registryCSV())
+        let token = try await central.enrolKiosk("skalka-d")
         try await central.start()
         defer { central.stop() }
         let state = dir.file("kiosk")
@@ -273,7 +274,7 @@ struct SyncTests {
         let baseCursor = try #require(base.cursor)
         var added = 0
         for round in 0..<3 {
-            try central.importRegistry(bigRegistryCSV(count: 2500, prefix: "R\(round)"))
+            try await central.importRegistry(bigRegistryCSV(count: 2500, prefix: "R\(round)"))
             added += 2500
             let kiosk = try Kiosk(state: state, central: central.url, token: token)
             try await kiosk.waitUntilListening()

@@ -18,9 +18,9 @@ struct WithdrawnChipSyncTests {
         let header = "card_number;uid;entitlement;role;first_name;last_name;valid_from;valid_until;status\n"
         let numbers = ["WDR-0001", "WDR-0002", "WDR-0003", "WDR-0004"]
         let oldChips = ["04A1102233E001", "04A1102233E002", "04A1102233E003", "04A1102233E004"]
-        try central.importRegistry(header + zip(numbers, oldChips).map { "\($0);\($1);senior60;;Ewa;Nowak;\(past);;active" }.joined(separator: "\n") + "\n")
-        let token = try central.enrolKiosk("skalka-1")
-        let staff = try central.admin(["staff", "add", "kipus-anna"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try await central.importRegistry(header + zip(numbers, oldChips).map { "\($0);\($1);senior60;;Ewa;Nowak;\(past);;active" }.joined(separator: "\n") + "\n")
+        let token = try await central.enrolKiosk("skalka-1")
+        let staff = try await central.admin(["staff", "add", "kipus-anna"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         try await central.start()
         defer { central.stop() }
 
@@ -44,7 +44,7 @@ struct WithdrawnChipSyncTests {
         let replaced = try await http("POST", central.url + "/v1/staff/cards/WDR-0002/replace", body: #"{"uid":"04A1102233F002","technology":"ntag213"}"#, bearer: staff)
         #expect(replaced.status == 200, "\(String(decoding: replaced.body, as: UTF8.self))")
         // 3. A registry re-import that names a new UID.
-        try central.importRegistry(header + "WDR-0003;04A1102233F003;senior60;;Ewa;Nowak;\(past);;active\n")
+        try await central.importRegistry(header + "WDR-0003;04A1102233F003;senior60;;Ewa;Nowak;\(past);;active\n")
         // 4. The chip taken away: the card is printed only from now on.
         let printed = try await http("PUT", central.url + "/v1/staff/cards/WDR-0004", body: """
             {"uid":null,"technology":"printed","series":null,"status":"active","valid_from":null,"valid_until":null,"person_id":"\(person)"}

@@ -64,9 +64,11 @@ public struct CheckPolicy: Sendable {
 
     private func judge(_ record: CardRecord, summary: CardSummary, assurance: Assurance, today: CivilDate) -> CheckResult {
         func result(_ verdict: Verdict, _ reason: LocalizedText, _ code: String) -> CheckResult {
-            CheckResult(
+            // A lost, revoked, replaced or suspended card may be in anyone's hands: it names nobody.
+            let named = verdict == .expired || verdict == .notYetValid
+            return CheckResult(
                 verdict: verdict, card: summary, entitlements: [], daysToExpiry: nil, reason: reason,
-                reasonCode: code, assurance: assurance, holderDisplayName: record.holderDisplayName
+                reasonCode: code, assurance: assurance, holderDisplayName: named ? record.holderDisplayName : nil
             )
         }
         // Status first: a lost or revoked card is refused whatever its dates say.

@@ -95,6 +95,17 @@ struct CheckPolicyTests {
         #expect(r.entitlements.count == 2)
     }
 
+    @Test("a lost, revoked, replaced or suspended card names nobody; an expired one still greets its holder")
+    func refusalsNameNobody() {
+        let valid = [Entitlement(kind: .senior60, validFrom: day("2020-01-01"), validUntil: nil)]
+        for status in [CardStatus.lost, .revoked, .suspended] {
+            #expect(policy.verdict(for: record(status: status, valid), presentation: typed, today: day("2026-11-23")).holderDisplayName == nil, "\(status)")
+        }
+        #expect(policy.verdict(for: record(status: .active, replaced: true, valid), presentation: typed, today: day("2026-11-23")).holderDisplayName == nil)
+        let old = [Entitlement(kind: .senior60, validFrom: day("2020-01-01"), validUntil: day("2021-01-01"))]
+        #expect(policy.verdict(for: record(old), presentation: typed, today: day("2026-11-23")).holderDisplayName == "Anna K.")
+    }
+
     @Test("suspended, revoked and lost are told apart and refuse whatever the dates")
     func statuses() {
         let valid = [Entitlement(kind: .senior60, validFrom: day("2020-01-01"), validUntil: nil)]

@@ -101,10 +101,9 @@ func runBlocking(_ program: String, _ arguments: [String], environment: [String:
     return Finished(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released).
-public func freePort() throws -> Int {
+/// A TCP socket bound to a free port on 127.0.0.1, not yet listening; the caller closes it.
+public func boundLoopbackSocket() throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = 0
@@ -113,8 +112,38 @@ public func freePort() throws -> Int {
     let ok = withUnsafeMutablePointer(to: &addr) { p in
         p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
     }
-    guard ok else { throw TestFailure("cannot find a free port") }
-    return Int(UInt16(bigEndian: addr.sin_port))
+    guard ok else {
+        close(fd)
+        throw TestFailure("cannot bind a socket on 127.0.0.1")
+    }
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+public func freePort() throws -> Int {
+    let (fd, port) = try boundLoopbackSocket()
+    close(fd)
+    return port
+}
+
+/// A TCP connection to `host:port`; the caller closes it.
+///
+/// - Parameter receiveBuffer: a small socket receive buffer (set before connecting), to play a slow reader.
+public func connectTCP(host: String = "127.0.0.1", port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    inet_pton(AF_INET, host, &addr.sin_addr)
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else {
+        close(fd)
+        throw TestFailure("cannot connect to \(host):\(port) (errno \(errno))")
+    }
+    return fd
 }
 
 /// Polls `condition` until it holds; generous by default for a loaded machine.

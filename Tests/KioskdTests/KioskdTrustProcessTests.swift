@@ -124,18 +124,9 @@ struct KioskdTrustProcessTests {
     func shutdownCancelsSync() async throws {
         let dir = TempDir()
         // A central that accepts connections (the kernel does, from the backlog) and never answers.
-        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (silent, port) = try boundLoopbackSocket()
         defer { close(silent) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(silent, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         #expect(listen(silent, 16) == 0)
-        var bound = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &bound) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) } }
-        let port = Int(UInt16(bigEndian: bound.sin_port))
 
         let kioskd = try KioskdProcess(state: dir.file("state"), environment: [
             "KIOSK_CENTRAL_URL": "http://127.0.0.1:\(port)/", "KIOSK_CENTRAL_TOKEN": "kiosk-token",

@@ -114,16 +114,7 @@ final class SSEReader {
 
     /// - Parameter receiveBuffer: a small socket receive buffer, to play a screen that stops reading.
     init(host: String = "127.0.0.1", port: Int, path: String, receiveBuffer: Int32? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, host, &addr.sin_addr)
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw TestFailure("connect failed: \(errno)") }
+        fd = try connectTCP(host: host, port: port, receiveBuffer: receiveBuffer)
         var tv = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nAccept: text/event-stream\r\n\r\n"
@@ -229,16 +220,8 @@ func registryCSV() -> String {
 /// One HTTP/1.1 exchange over a raw socket, for answers URLSession cannot be trusted with on Linux
 /// (it waits forever on a 401 that carries `WWW-Authenticate`). Returns the status and the headers.
 func rawHTTP(_ method: String, host: String = "127.0.0.1", port: Int, path: String, headers: [String: String] = [:]) async throws -> (status: Int, headers: [String: String]) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = try connectTCP(host: host, port: port)
     defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    inet_pton(AF_INET, host, &addr.sin_addr)
-    let rc = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard rc == 0 else { throw TestFailure("cannot connect to \(host):\(port)") }
     var request = "\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n"
     for (name, value) in headers { request += "\(name): \(value)\r\n" }
     request += "\r\n"

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import KioskConfig
 import RegistryCSV
 import Replica
@@ -88,6 +91,22 @@ func openReplica(_ config: KioskConfiguration) throws -> Replica {
     } catch {
         fail("the state directory \(error)", code: 1)
     }
+}
+
+/// A request to the running kioskd's local API: at `address`, else the address it wrote to its state
+/// directory, else the configured one; with its access token when the API is open beyond loopback.
+func localAPIRequest(_ config: KioskConfiguration, address: String?, path: String) -> URLRequest {
+    var target = address ?? config.httpAddress.description
+    if address == nil, ProcessInfo.processInfo.environment["KIOSK_HTTP_ADDR"] == nil,
+       let written = try? String(contentsOfFile: (config.stateDirectory as NSString).appendingPathComponent("http.addr"), encoding: .utf8) {
+        target = written.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    guard let url = URL(string: "http://\(target)\(path)") else { fail("bad address \(target)", code: 1) }
+    var request = URLRequest(url: url)
+    if config.httpAllowRemote, let token = config.httpToken {
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+    }
+    return request
 }
 
 func fail(_ message: String, code: Int32) -> Never {

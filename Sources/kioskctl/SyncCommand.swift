@@ -19,13 +19,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try loadConfig(options)
-        var target = address ?? config.httpAddress.description
-        if address == nil, ProcessInfo.processInfo.environment["KIOSK_HTTP_ADDR"] == nil,
-           let written = try? String(contentsOfFile: (config.stateDirectory as NSString).appendingPathComponent("http.addr"), encoding: .utf8) {
-            target = written.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        guard let url = URL(string: "http://\(target)/api/v1/sync") else { fail("bad address \(target)", code: 1) }
-        var request = URLRequest(url: url)
+        var request = localAPIRequest(config, address: address, path: "/api/v1/sync")
         request.httpMethod = "POST"
         request.timeoutInterval = timeout
         let data: Data
@@ -35,7 +29,7 @@ struct SyncCommand: AsyncParsableCommand {
             data = body
             status = (response as? HTTPURLResponse)?.statusCode ?? 0
         } catch {
-            fail("kioskd is not answering at \(target) (\(error.localizedDescription)); is it running? (systemctl status kioskd)", code: 1)
+            fail("kioskd is not answering at \(request.url?.host ?? "?"):\(request.url?.port ?? 0) (\(error.localizedDescription)); is it running? (systemctl status kioskd)", code: 1)
         }
         let object = try? JSONSerialization.jsonObject(with: data)
         if let object, let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {

@@ -62,6 +62,9 @@ struct KioskdTrustProcessTests {
         #expect(try await rawHTTP("GET", port: Int(port) ?? 0, path: "/").status == 401)
         let ok = try await http("GET", "http://127.0.0.1:\(port)/api/v1/status", headers: ["Authorization": "Bearer a-long-enough-secret-token"])
         #expect(ok.status == 200)
+        // kioskctl on the kiosk itself sends the token from the same configuration.
+        let ctl = try await run(binary("kioskctl"), ["status", "--config", config], environment: ["KIOSK_STATE_DIR": dir.file("c")])
+        #expect(ctl.status == 0, "\(ctl.stderr)")
         #expect(try await kioskd.terminate() == 0)
     }
 

@@ -318,6 +318,13 @@ struct EmulatorState: Sendable {
             return [PN532Status.ok] + bytes + (rawCRC ? CRC_A.checksum(bytes) : [])
         case .ack:
             counters.writes += 1
+            if let tear = faults.tearAfterWrites {
+                faults.tearAfterWrites = tear - 1
+                if tear - 1 == 0 {
+                    faults.tearAfterWrites = nil
+                    self.card = nil
+                }
+            }
             // InDataExchange consumes the 4-bit ACK of a MIFARE write; InCommunicateThru passes it on.
             return thru ? [PN532Status.ok, 0x0A] : [PN532Status.ok]
         case .nak:

@@ -13,8 +13,10 @@ public enum EmulatorFault: Sendable, Equatable, Codable {
     case vanish(milliseconds: Int)
     /// The card leaves the field after N more READ/FAST_READ commands succeed (a card pulled mid-read).
     case tearAfterReads(Int)
+    /// The card leaves the field after N more WRITEs are acknowledged (a card pulled mid-write).
+    case tearAfterWrites(Int)
 
-    /// Parses the control-channel words: `silent MS`, `garbage`, `bad-checksum`, `slow MS`, `vanish MS`, `tear N`.
+    /// Parses the control-channel words: `silent MS`, `garbage`, `bad-checksum`, `slow MS`, `vanish MS`, `tear N`, `tear-writes N`.
     ///
     /// - Throws: ``ControlCommandError`` listing the accepted forms.
     public init(words: [String]) throws(ControlCommandError) {
@@ -31,9 +33,10 @@ public enum EmulatorFault: Sendable, Equatable, Codable {
         case "slow": self = .slowAnswer(milliseconds: try number("slow"))
         case "vanish": self = .vanish(milliseconds: try number("vanish"))
         case "tear": self = .tearAfterReads(try number("tear"))
+        case "tear-writes": self = .tearAfterWrites(try number("tear-writes"))
         default:
             throw .invalid(
-                "unknown fault \"\(words.joined(separator: " "))\"; use one of: silent MS, garbage, bad-checksum, slow MS, vanish MS, tear N"
+                "unknown fault \"\(words.joined(separator: " "))\"; use one of: silent MS, garbage, bad-checksum, slow MS, vanish MS, tear N, tear-writes N"
             )
         }
     }
@@ -47,6 +50,7 @@ public enum EmulatorFault: Sendable, Equatable, Codable {
         case .slowAnswer(let ms): ["slow", String(ms)]
         case .vanish(let ms): ["vanish", String(ms)]
         case .tearAfterReads(let reads): ["tear", String(reads)]
+        case .tearAfterWrites(let writes): ["tear-writes", String(writes)]
         }
     }
 }
@@ -59,6 +63,7 @@ struct PendingFaults: Sendable {
     var slowAnswer: Duration = .zero
     var vanish: Duration?
     var tearAfterReads: Int?
+    var tearAfterWrites: Int?
 
     func isSilent(at now: ContinuousClock.Instant) -> Bool {
         guard let silentUntil else { return false }

@@ -140,6 +140,13 @@ public final class PN532Emulator: Sendable {
                 } else {
                     state.faults.tearAfterReads = reads
                 }
+            case .tearAfterWrites(let writes):
+                if writes <= 0 {
+                    state.card = nil
+                    state.faults.tearAfterWrites = nil
+                } else {
+                    state.faults.tearAfterWrites = writes
+                }
             }
         }
         wake.wake()

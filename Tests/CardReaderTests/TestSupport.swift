@@ -106,7 +106,7 @@ final class RunningReader: Sendable {
 }
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes.
-func eventually(within timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+func eventually(within timeout: Duration = .seconds(15), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if condition() { return true }

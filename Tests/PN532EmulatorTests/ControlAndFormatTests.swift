@@ -72,7 +72,7 @@ import Testing
     @Test func faultWordsRoundTrip() throws {
         let faults: [EmulatorFault] = [
             .silent(milliseconds: 1500), .garbageFrame, .badChecksum, .slowAnswer(milliseconds: 20),
-            .vanish(milliseconds: 300), .tearAfterReads(2),
+            .vanish(milliseconds: 300), .tearAfterReads(2), .tearAfterWrites(5),
         ]
         for fault in faults {
             #expect(try EmulatorFault(words: fault.words) == fault)

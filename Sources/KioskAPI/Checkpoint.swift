@@ -71,11 +71,12 @@ public actor Checkpoint {
     @discardableResult
     public func check(_ presentation: Presentation, source: CheckEvent.Source) -> CheckEvent {
         let now = clock.now()
+        let clockDay = CivilDate(now, in: .warsaw)
         var result: CheckResult
         var record: CardRecord?
         do {
             // Never judge dates by a clock that went back behind the data: the last refresh's day is the floor.
-            let today = max(CivilDate(now, in: .warsaw), try replica.lastRefreshed().map { CivilDate($0, in: .warsaw) } ?? CivilDate(now, in: .warsaw))
+            let today = max(clockDay, try replica.lastRefreshed().map { CivilDate($0, in: .warsaw) } ?? clockDay)
             switch presentation {
             case .typed(let number): record = try replica.card(number: number)
             case .chip(let uid, _, let signed):
@@ -88,7 +89,7 @@ public actor Checkpoint {
             result = policy.verdict(for: record, presentation: presentation, today: today)
         } catch {
             logger.error("replica lookup failed", metadata: ["error": "\(error.code.rawValue)"])
-            result = policy.verdict(for: nil, presentation: .unreadable(technology: nil), today: CivilDate(now, in: .warsaw))
+            result = policy.verdict(for: nil, presentation: .unreadable(technology: nil), today: clockDay)
             result.reasonCode = "replica_error"
         }
 

@@ -32,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // MARK: The card and its check
@@ -87,9 +89,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "StateBackup",
+            dependencies: [
+                "StateFiles",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KioskMetrics",
+            dependencies: [.product(name: "CoreMetrics", package: "swift-metrics")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KioskAPI",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "Outbox", "StateFiles",
+                "CardModel", "CardCheck", "Replica", "Outbox", "StateFiles", "KioskMetrics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -100,7 +116,7 @@ let package = Package(
         .target(
             name: "Sync",
             dependencies: [
-                "CardModel", "Replica", "Outbox", "KioskAPI",
+                "CardModel", "Replica", "Outbox", "KioskAPI", "KioskMetrics",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -115,7 +131,9 @@ let package = Package(
             name: "KioskDaemon",
             dependencies: [
                 "CardModel", "CardCheck", "Replica", "KioskConfig", "KioskAPI", "CardReader", "CardFormat", "Outbox", "Sync", "StateFiles",
+                "KioskMetrics",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -172,7 +190,7 @@ let package = Package(
         .executableTarget(
             name: "kioskctl",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "CardFormat", "CardReader", "StateFiles",
+                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "CardFormat", "CardReader", "StateFiles", "StateBackup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -61,6 +61,15 @@ public final class NFCReader: Sendable {
         onTap: @escaping @Sendable (Presentation) async -> Void,
         onLeave: @escaping @Sendable (ChipUID) async -> Void = { _ in }
     ) async throws(ReaderError) {
+        try await run(onTimedTap: { presentation, _ in await onTap(presentation) }, onLeave: onLeave)
+    }
+
+    /// ``run(onTap:onLeave:)``, also handing each tap the instant the reader first saw the card
+    /// (before its memory was read), for measuring tap→verdict latency.
+    public func run(
+        onTimedTap: @escaping @Sendable (Presentation, ContinuousClock.Instant) async -> Void,
+        onLeave: @escaping @Sendable (ChipUID) async -> Void = { _ in }
+    ) async throws(ReaderError) {
         let claimed = isRunning.withLock { running in
             if running { return false }
             running = true
@@ -93,7 +102,7 @@ public final class NFCReader: Sendable {
                 }
                 for await event in events {
                     switch event {
-                    case .tap(let presentation): await onTap(presentation)
+                    case .tap(let presentation, let detectedAt): await onTimedTap(presentation, detectedAt)
                     case .left(let uid): await onLeave(uid)
                     case .fatal(let error): failure = error
                     }

@@ -4,8 +4,8 @@ import Logging
 
 /// What the reader thread tells the task running ``NFCReader/run(onTap:)``.
 enum ReaderEvent: Sendable {
-    /// One tap, complete (or `.unreadable`).
-    case tap(Presentation)
+    /// One tap, complete (or `.unreadable`), and when the reader first saw the card.
+    case tap(Presentation, detectedAt: ContinuousClock.Instant)
     /// The card of the last tap left the field.
     case left(ChipUID)
     /// The loop cannot go on (device locked by another process, libnfc missing).
@@ -91,6 +91,8 @@ struct ReaderLoop {
     /// When the reader last answered a command (a wait that timed out is no answer: a silent
     /// reader times out the same way).
     var lastHeard = ContinuousClock.now
+    /// When the select of the tap being read answered: the start of the tap→verdict latency.
+    var tapDetectedAt = ContinuousClock.now
 
     init(session: ReaderSession, context: NFCContext) {
         self.session = session
@@ -277,6 +279,7 @@ struct ReaderLoop {
         }
         switch control.tracked(allowance: Self.waitAllowance, { device.selectISO14443A() }) {
         case .target(let target):
+            tapDetectedAt = .now
             succeeded()
             handleTap(target)
         case .failed(NFCStatus.timeout):
@@ -479,7 +482,7 @@ struct ReaderLoop {
     private func deliver(_ presentation: Presentation, uid: [UInt8]) {
         let masked = (try? ChipUID(bytes: uid))?.masked ?? "…"
         logger.info("card tapped", metadata: ["uid": "\(masked)", "outcome": "\(presentation.logSummary)"])
-        session.events.yield(.tap(presentation))
+        session.events.yield(.tap(presentation, detectedAt: tapDetectedAt))
     }
 }
 

@@ -1,6 +1,7 @@
 public import CardCheck
 public import CardModel
 public import Foundation
+public import KioskMetrics
 public import Logging
 public import Replica
 
@@ -52,12 +53,17 @@ public actor Checkpoint {
     private let clock: any KioskClock
     private let retention: Retention
     private let logger: Logger
+    private let metrics: KioskMetrics
     private var recent: [CheckEvent] = []
     private var session: Session?
     private var sessionTimer: Task<Void, Never>?
 
-    public init(replica: Replica, clock: any KioskClock = SystemClock(), retention: Retention = Retention(), events: EventHub = EventHub(), logger: Logger) {
+    public init(
+        replica: Replica, clock: any KioskClock = SystemClock(), retention: Retention = Retention(), events: EventHub = EventHub(),
+        metrics: KioskMetrics = .disabled, logger: Logger
+    ) {
         self.replica = replica
+        self.metrics = metrics
         self.clock = clock
         self.retention = retention
         self.events = events
@@ -68,8 +74,9 @@ public actor Checkpoint {
     ///
     /// Never throws: a replica failure is logged and answered as `unreadable`, so a resident
     /// always gets an answer on screen.
+    /// - Parameter detectedAt: when the reader saw the card, for the tap→verdict latency metric.
     @discardableResult
-    public func check(_ presentation: Presentation, source: CheckEvent.Source) -> CheckEvent {
+    public func check(_ presentation: Presentation, source: CheckEvent.Source, detectedAt: ContinuousClock.Instant? = nil) -> CheckEvent {
         let now = clock.now()
         let clockDay = CivilDate(now, in: .warsaw)
         var result: CheckResult
@@ -122,6 +129,8 @@ public actor Checkpoint {
         let event = CheckEvent(source: source, at: now, result: result, identity: identity, session: sessionID)
         remember(event.redacted, now: now)
         events.publish(.check(event))
+        if let detectedAt { metrics.tapToVerdict(.now - detectedAt) }
+        metrics.checked(source: source == .tap ? .tap : .typed, verdict: result.verdict.rawValue)
         logger.info(
             "card checked",
             metadata: ["source": "\(source.rawValue)", "card": "\(result.card.masked)", "verdict": "\(result.verdict.rawValue)", "reason": "\(result.reasonCode)"]

@@ -26,12 +26,16 @@ public struct KioskAPI: Sendable {
     public let entryGuard: NumberEntryGuard
     /// The token every route requires (a kiosk whose API is open beyond loopback); `nil` on loopback.
     public let accessToken: String?
+    /// Renders the metrics in Prometheus text format for `GET /metrics`; `nil`: no such route.
+    public let metrics: (@Sendable () async -> String)?
 
     public init(
         checkpoint: Checkpoint, status: any KioskStatusSource, kioskName: String, uiDirectory: String? = nil,
         heartbeat: Duration = .seconds(15), outbox: Outbox? = nil, catalog: ServiceCatalog = ServiceCatalog(),
-        sync: (any SyncTrigger)? = nil, entryGuard: NumberEntryGuard = NumberEntryGuard(path: nil), accessToken: String? = nil
+        sync: (any SyncTrigger)? = nil, entryGuard: NumberEntryGuard = NumberEntryGuard(path: nil), accessToken: String? = nil,
+        metrics: (@Sendable () async -> String)? = nil
     ) {
+        self.metrics = metrics
         self.checkpoint = checkpoint
         self.status = status
         self.kioskName = kioskName
@@ -50,6 +54,15 @@ public struct KioskAPI: Sendable {
         router.add(middleware: LocalAccessMiddleware(token: accessToken))
         if let uiDirectory {
             router.add(middleware: FileMiddleware(uiDirectory, searchForIndexHtml: true))
+        }
+        if let metrics {
+            router.get("metrics") { _, _ in
+                Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                    body: .init(byteBuffer: ByteBuffer(string: await metrics()))
+                )
+            }
         }
         let api = router.group("api/v1")
         api.get("status") { _, _ in try await self.statusResponse() }

@@ -41,6 +41,10 @@ public struct KioskConfiguration: Sendable, Equatable {
     public var tapsKeepMinutes: Int = 60
     /// How long a valid card's session lasts, in seconds.
     public var sessionSeconds: Int = 180
+    /// How many days settled outbox items (delivered or quarantined) are kept before they are deleted.
+    public var outboxKeepDays: Int = 90
+    /// The most settled outbox items kept; the oldest go first. Pending items are never deleted.
+    public var outboxKeepSettled: Int = 5_000
     /// Directory of the on-screen UI served at `/`; `nil`: the built-in location next to the binary.
     public var uiDirectory: String?
 
@@ -68,6 +72,8 @@ public struct KioskConfiguration: Sendable, Equatable {
         "taps.keep": "an integer",
         "taps.keep_minutes": "an integer",
         "session.ttl_seconds": "an integer",
+        "outbox.keep_days": "an integer",
+        "outbox.keep_settled": "an integer",
         "ui.directory": "a path",
     ]
 
@@ -180,6 +186,8 @@ public struct KioskConfiguration: Sendable, Equatable {
             case "taps.keep": tapsKeep = try integer(1...10_000)
             case "taps.keep_minutes": tapsKeepMinutes = try integer(1...10_080)
             case "session.ttl_seconds": sessionSeconds = try integer(10...3_600)
+            case "outbox.keep_days": outboxKeepDays = try integer(1...3_650)
+            case "outbox.keep_settled": outboxKeepSettled = try integer(10...1_000_000)
             case "ui.directory": uiDirectory = try string()
             default: throw fail("unknown key")
             }

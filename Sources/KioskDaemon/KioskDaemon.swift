@@ -1,11 +1,14 @@
 public import CardCheck
+import CardModel
 import Foundation
 import Hummingbird
 import KioskAPI
 public import KioskConfig
+import KioskMetrics
 public import Logging
 import NIOCore
 import Outbox
+import Prometheus
 import Replica
 import ServiceLifecycle
 import StateFiles
@@ -47,16 +50,23 @@ public struct KioskDaemon: Sendable {
         } catch {
             throw StartupError(description: "The state directory \(error.description). Set KIOSK_STATE_DIR or state_dir to a folder kioskd can own.")
         }
+        // One kioskd per state directory (and no `kioskctl restore` under it); the kernel drops the lock if we die.
+        let stateLock: StateLock
+        do { stateLock = try StateLock(directory: config.stateDirectory, holder: "starting kioskd") } catch {
+            throw StartupError(description: "The state directory's lock \(error.description).")
+        }
+        defer { withExtendedLifetime(stateLock) {} }
         for warning in config.warnings { logger.warning("\(warning)") }
         let replica = try Replica(path: config.replicaPath)
         let stats = try replica.stats(detailed: false)
         logger.info("replica open", metadata: ["cards": "\(stats.cards)", "path": "\(config.replicaPath)"])
 
+        let (metrics, registry) = Self.makeMetrics()
         let hub = EventHub()
         let checkpoint = Checkpoint(
             replica: replica, clock: clock,
             retention: .init(maxCount: config.tapsKeep, maxAge: .seconds(config.tapsKeepMinutes * 60), sessionLifetime: .seconds(config.sessionSeconds)),
-            events: hub, logger: logger
+            events: hub, metrics: metrics, logger: logger
         )
         let outboxPath = (config.stateDirectory as NSString).appendingPathComponent("outbox.sqlite")
         let outbox: Outbox
@@ -68,7 +78,10 @@ public struct KioskDaemon: Sendable {
             logger.error("outbox cannot be read", metadata: ["error": "\(error.description)"])
         }
         let catalog = ServiceCatalog()
-        let reader = ReaderService(configuration: config, checkpoint: checkpoint, logger: logger)
+        let reader = ReaderService(configuration: config, checkpoint: checkpoint, metrics: metrics, logger: logger)
+        let housekeeping = Housekeeping(
+            outbox: outbox, keepDays: config.outboxKeepDays, keepSettled: config.outboxKeepSettled, logger: logger
+        )
 
         // Sync runs only with a central; without one requests still queue (outreach kiosks offline for days).
         var central = DaemonStatus.Central.notConfigured
@@ -77,7 +90,9 @@ public struct KioskDaemon: Sendable {
         if let url = config.centralURL {
             do {
                 let client = try HTTPCentralClient(url: url, token: config.centralToken ?? "", caFile: config.centralCAFile)
-                let syncEngine = SyncEngine(replica: replica, outbox: outbox, catalog: catalog, central: client, url: url, logger: logger)
+                let syncEngine = SyncEngine(
+                    replica: replica, outbox: outbox, catalog: catalog, central: client, url: url, metrics: metrics, logger: logger
+                )
                 engine = syncEngine
                 central = .syncing(syncEngine)
                 syncServices.append(.init(service: SyncService(
@@ -94,7 +109,8 @@ public struct KioskDaemon: Sendable {
         let api = KioskAPI(
             checkpoint: checkpoint, status: status, kioskName: config.kioskName, uiDirectory: config.uiDirectory ?? Self.defaultUIDirectory(),
             outbox: outbox, catalog: catalog, sync: engine, entryGuard: entryGuard,
-            accessToken: config.httpAllowRemote ? config.httpToken : nil
+            accessToken: config.httpAllowRemote ? config.httpToken : nil,
+            metrics: { Self.exposition(metrics: metrics, registry: registry, replica: replica, outbox: outbox) }
         )
         let addressFile = (config.stateDirectory as NSString).appendingPathComponent("http.addr")
         try? FileManager.default.removeItem(atPath: addressFile)
@@ -115,7 +131,7 @@ public struct KioskDaemon: Sendable {
         var groupConfiguration = ServiceGroupConfiguration(
             // Shut down in reverse: open event streams end first, so the server's graceful
             // shutdown does not wait for screens that would never disconnect.
-            services: [.init(service: reader)] + syncServices + [
+            services: [.init(service: housekeeping), .init(service: reader)] + syncServices + [
                 .init(service: app),
                 .init(service: EventStreamCloser(hub: hub)),
             ],
@@ -127,7 +143,35 @@ public struct KioskDaemon: Sendable {
         groupConfiguration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
         let group = ServiceGroup(configuration: groupConfiguration)
         try await group.run()
+        // A stopped kioskd listens nowhere: tools must not find its old address.
+        try? FileManager.default.removeItem(atPath: addressFile)
         logger.notice("kioskd stopped")
+    }
+
+    /// The daemon's metrics, recorded into a Prometheus registry of its own (no global bootstrap).
+    static func makeMetrics() -> (KioskMetrics, PrometheusCollectorRegistry) {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[KioskMetrics.Name.tapToVerdict] = KioskMetrics.tapToVerdictBuckets
+        let metrics = KioskMetrics(factory: factory)
+        metrics.declareSeries(verdicts: Verdict.allCases.map(\.rawValue), syncErrorKinds: SyncError.Code.allCases.map(\.rawValue))
+        return (metrics, registry)
+    }
+
+    /// `GET /metrics`: refreshes the figures read from disk (outbox, replica), then renders the registry.
+    static func exposition(metrics: KioskMetrics, registry: PrometheusCollectorRegistry, replica: Replica, outbox: Outbox) -> String {
+        let now = Date()
+        if let counts = try? outbox.counts() {
+            metrics.outbox(
+                pending: counts.pending, quarantined: counts.quarantined,
+                oldestPendingAge: (try? outbox.oldestPending())?.map { now.timeIntervalSince($0) }
+            )
+        }
+        if let stats = try? replica.stats(detailed: false) {
+            let refreshed = [stats.lastSyncAt, stats.lastImportAt].compactMap { $0 }.max()
+            metrics.replica(cards: stats.cards, ageSeconds: refreshed.map { now.timeIntervalSince($0) })
+        }
+        return registry.emitToString()
     }
 
     /// How long a graceful shutdown may take before the remaining services are cancelled.

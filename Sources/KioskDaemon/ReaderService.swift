@@ -4,6 +4,7 @@ import CardReader
 import Foundation
 import KioskAPI
 import KioskConfig
+import KioskMetrics
 import Logging
 import ServiceLifecycle
 import StateFiles
@@ -17,12 +18,15 @@ final class ReaderService: Service, Sendable {
     let configuration: KioskConfiguration
     let checkpoint: Checkpoint
     let logger: Logger
+    let metrics: KioskMetrics
     private let state = Mutex(StatusReport.ReaderInfo(state: "absent"))
 
-    init(configuration: KioskConfiguration, checkpoint: Checkpoint, logger: Logger) {
+    init(configuration: KioskConfiguration, checkpoint: Checkpoint, metrics: KioskMetrics, logger: Logger) {
         self.configuration = configuration
         self.checkpoint = checkpoint
+        self.metrics = metrics
         self.logger = logger
+        metrics.readerState("absent")
     }
 
     var status: StatusReport.ReaderInfo { state.withLock { $0 } }
@@ -42,6 +46,7 @@ final class ReaderService: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await health in reader.healthChanges() {
+                    self.metrics.readerState(health.state.rawValue)
                     self.state.withLock {
                         $0 = StatusReport.ReaderInfo(state: health.state.rawValue, device: health.device, lastError: health.lastError, since: health.since)
                     }
@@ -51,7 +56,7 @@ final class ReaderService: Service, Sendable {
             do {
                 try await cancelWhenGracefulShutdown {
                     try await reader.run(
-                        onTap: { presentation in await checkpoint.check(presentation, source: .tap) },
+                        onTimedTap: { presentation, detectedAt in await checkpoint.check(presentation, source: .tap, detectedAt: detectedAt) },
                         onLeave: { uid in await checkpoint.cardRemoved(uid: uid) }
                     )
                 }

@@ -215,6 +215,33 @@ public final class Outbox: Sendable {
             """, arguments: [String(reason.prefix(500)), stamp, key])
     }
 
+    /// Deletes settled items (delivered or quarantined) settled before `cutoff`, and the oldest settled
+    /// items beyond the newest `keepSettled`. Pending items are never deleted.
+    /// - Returns: how many items were deleted.
+    @discardableResult
+    public func prune(settledBefore cutoff: Date, keepSettled: Int) throws(OutboxError) -> Int {
+        let stamp = Self.stamp(cutoff)
+        return try write { db in
+            try db.execute(sql: "DELETE FROM request WHERE state <> 'pending' AND settled_at < ?", arguments: [stamp])
+            var deleted = db.changesCount
+            try db.execute(sql: """
+                DELETE FROM request WHERE state <> 'pending' AND kiosk_seq NOT IN (
+                    SELECT kiosk_seq FROM request WHERE state <> 'pending' ORDER BY settled_at DESC, kiosk_seq DESC LIMIT ?
+                )
+                """, arguments: [max(0, keepSettled)])
+            deleted += db.changesCount
+            return deleted
+        }
+    }
+
+    /// When the oldest pending item was queued; `nil` when nothing is pending.
+    public func oldestPending() throws(OutboxError) -> Date? {
+        try read { db in
+            try String.fetchOne(db, sql: "SELECT min(created_at) FROM request WHERE state = 'pending'")
+                .flatMap { try? Date($0, strategy: .iso8601) }
+        }
+    }
+
     /// Counts by state, for `/api/v1/status`.
     public func counts() throws(OutboxError) -> OutboxCounts {
         try read { db in

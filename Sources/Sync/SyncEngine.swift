@@ -1,5 +1,6 @@
 import Foundation
 public import KioskAPI
+public import KioskMetrics
 public import Logging
 public import Outbox
 public import Replica
@@ -20,10 +21,15 @@ public actor SyncEngine: SyncTrigger {
     /// Cards per batch handed from the snapshot download to the replica's writer.
     let snapshotBatchSize = 2000
     private let tracker: StatusTracker
+    private let metrics: KioskMetrics
     private var running: Task<SyncOutcome, Never>?
 
-    public init(replica: Replica, outbox: Outbox, catalog: ServiceCatalog, central: any CentralConnection, url: String, pageSize: Int = 500, logger: Logger) {
+    public init(
+        replica: Replica, outbox: Outbox, catalog: ServiceCatalog, central: any CentralConnection, url: String, pageSize: Int = 500,
+        metrics: KioskMetrics = .disabled, logger: Logger
+    ) {
         self.replica = replica
+        self.metrics = metrics
         self.outbox = outbox
         self.catalog = catalog
         self.central = central
@@ -63,7 +69,9 @@ public actor SyncEngine: SyncTrigger {
             outcome.ok = true
             outcome.central = "online"
             tracker.succeeded()
+            metrics.syncSucceeded(unixTime: Date().timeIntervalSince1970)
         } catch {
+            metrics.syncFailed(kind: error.code.rawValue)
             outcome.error = error.description
             if error.code == .local {
                 logger.error("sync could not store data", metadata: ["error": "\(error.description)"])

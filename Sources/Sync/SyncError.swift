@@ -2,7 +2,7 @@
 ///
 /// Never carries a token or a card number.
 public struct SyncError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+    public enum Code: String, Sendable, CaseIterable {
         /// No connection, DNS failure, connection refused or reset.
         case unreachable
         /// The central did not answer within the call's time limit.

@@ -148,4 +148,44 @@ struct OutboxTests {
         #expect(throws: OutboxError.self) { _ = try Outbox(path: garbage) }
         #expect(try Data(contentsOf: URL(fileURLWithPath: garbage)) == Data(repeating: 0x41, count: 8192))
     }
+
+    @Test("prune deletes settled items by age and beyond the count, never a pending one; counts report the oldest pending")
+    func pruneSettledKeepsPending() throws {
+        let dir = TempDir()
+        let outbox = try Outbox(path: dir.file("outbox.sqlite"))
+        let day: TimeInterval = 86_400
+        let now = Date()
+        let oldPending = try outbox.enqueue(service: "senior_taxi", cardNumber: "SKS0001", at: now.addingTimeInterval(-400 * day))
+        var settled: [String] = []
+        for i in 0..<6 {
+            let item = try outbox.enqueue(service: "handyman", cardNumber: "SKS0002", at: now.addingTimeInterval(-Double(200 - i) * day))
+            settled.append(item.idempotencyKey)
+        }
+        // Two settled long ago, four recently (one of them quarantined).
+        try outbox.record([settled[0]: .delivered(.accepted, requestID: 1)], at: now.addingTimeInterval(-120 * day))
+        try outbox.quarantine(key: settled[1], reason: "unparseable", at: now.addingTimeInterval(-100 * day))
+        for (n, key) in settled[2...4].enumerated() {
+            try outbox.record([key: .delivered(.accepted, requestID: Int64(n + 2))], at: now.addingTimeInterval(-Double(10 - n) * day))
+        }
+        try outbox.quarantine(key: settled[5], reason: "unparseable", at: now.addingTimeInterval(-1 * day))
+        let counts = try outbox.counts()
+        #expect(counts.pending == 1)
+        #expect(abs((try outbox.oldestPending() ?? .distantFuture).timeIntervalSince(now.addingTimeInterval(-400 * day))) < 2)
+
+        // Older than 90 days: the first two go; the pending one, older still, stays.
+        #expect(try outbox.prune(settledBefore: now.addingTimeInterval(-90 * day), keepSettled: 100) == 2)
+        #expect(try outbox.item(key: settled[0]) == nil)
+        #expect(try outbox.item(key: settled[1]) == nil)
+        #expect(try outbox.item(key: oldPending.idempotencyKey) != nil)
+        // At most two settled: the oldest settled of the rest go.
+        #expect(try outbox.prune(settledBefore: now.addingTimeInterval(-90 * day), keepSettled: 2) == 2)
+        #expect(try outbox.item(key: settled[2]) == nil)
+        #expect(try outbox.item(key: settled[3]) == nil)
+        #expect(try outbox.item(key: settled[4]) != nil)
+        #expect(try outbox.item(key: settled[5]) != nil)
+        #expect(try outbox.counts() == OutboxCounts(pending: 1, quarantined: 1, delivered: 1))
+        // Nothing settled left to drop: pending items survive even `keepSettled: 0`.
+        #expect(try outbox.prune(settledBefore: now, keepSettled: 0) == 2)
+        #expect(try outbox.counts().pending == 1)
+    }
 }

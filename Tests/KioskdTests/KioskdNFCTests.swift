@@ -107,12 +107,13 @@ struct KioskdNFCTests {
         #expect(tap?["type"] as? String == "tap")
         emulator.removeCard()
 
-        // A second daemon on the same reader must not start a second reader loop.
+        // A second daemon on the same kiosk must not start a second reader loop: the state directory's
+        // lock stops it before it opens anything (the reader's own lock is tested in CardReaderTests).
         let second = try await run(binary("kioskd"), [], environment: [
             "KIOSK_STATE_DIR": state, "KIOSK_HTTP_ADDR": "127.0.0.1:0", "KIOSK_NFC_DEVICE": emulator.connstring, "LIBNFC_LOG_LEVEL": "0",
         ])
         #expect(second.status != 0)
-        #expect(second.stderr.contains("already used"))
+        #expect(second.stderr.contains("already using this state directory"))
 
         // Unplugged for 1.5 s: the status shows it, and it is back by itself.
         emulator.inject(.vanish(milliseconds: 1500))

@@ -37,12 +37,18 @@ struct KioskConfigTests {
 
             [taps]
             keep = 50
+
+            [outbox]
+            keep_days = 30
+            keep_settled = 1000
             """)
         let fromFile = try KioskConfiguration.load(file: path, environment: [:])
         #expect(fromFile.kioskName == "skalka-1")
         #expect(fromFile.httpAddress.port == 9090)
         #expect(fromFile.nfcDevice == "pn532_uart:/dev/ttyUSB0")
         #expect(fromFile.syncIntervalSeconds == 120)
+        #expect(fromFile.outboxKeepDays == 30 && fromFile.outboxKeepSettled == 1000)
+        #expect(KioskConfiguration().outboxKeepDays == 90 && KioskConfiguration().outboxKeepSettled == 5000)
         #expect(fromFile.tapsKeep == 50)
         let env = try KioskConfiguration.load(file: path, environment: [
             "KIOSK_STATE_DIR": "/tmp/k", "KIOSK_HTTP_ADDR": "[::1]:0", "KIOSK_NFC_DEVICE": "pn532_uart:/dev/pts/7",
@@ -61,6 +67,7 @@ struct KioskConfigTests {
         ("[http]\naddr = \"localhost\"\n", "http.addr", "host:port"),
         ("[htp]\naddr = \"127.0.0.1:1\"\n", "htp.addr", "did you mean http.addr"),
         ("[taps]\nkeep = -3\n", "taps.keep", "out of range"),
+        ("[outbox]\nkeep_days = 0\n", "outbox.keep_days", "out of range"),
         ("[central]\nurl = \"ftp://x\"\n", "central.url", "http"),
         ("state_dir = \"/a\"\nstate_dir = \"/b\"\n", "state_dir", "already set on line 1"),
     ])

@@ -103,9 +103,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KioskCore",
+            dependencies: [
+                "CardModel", "CardCheck", "Replica", "Outbox", "KioskMetrics",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KioskAPI",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "Outbox", "StateFiles", "KioskMetrics",
+                "CardModel", "CardCheck", "Replica", "Outbox", "StateFiles", "KioskCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -116,7 +124,7 @@ let package = Package(
         .target(
             name: "Sync",
             dependencies: [
-                "CardModel", "Replica", "Outbox", "KioskAPI", "KioskMetrics",
+                "CardModel", "Replica", "Outbox", "KioskCore", "KioskMetrics",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -130,7 +138,7 @@ let package = Package(
         .target(
             name: "KioskDaemon",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "KioskConfig", "KioskAPI", "CardReader", "CardFormat", "Outbox", "Sync", "StateFiles",
+                "CardModel", "CardCheck", "Replica", "KioskConfig", "KioskCore", "KioskAPI", "CardReader", "CardFormat", "Outbox", "Sync", "StateFiles",
                 "KioskMetrics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -190,8 +198,9 @@ let package = Package(
         .executableTarget(
             name: "kioskctl",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "CardFormat", "CardReader", "StateFiles", "StateBackup",
+                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskCore", "CardFormat", "CardReader", "StateFiles", "StateBackup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -208,7 +217,7 @@ let package = Package(
         .executableTarget(
             name: "ReplicaBenchmark",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskAPI",
+                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/ReplicaBenchmark",
@@ -218,7 +227,7 @@ let package = Package(
         .executableTarget(
             name: "TapBenchmark",
             dependencies: [
-                "CNFC", "CardModel", "CardFormat", "CardReader", "PN532Emulator", "Replica", "KioskAPI",
+                "CNFC", "CardModel", "CardFormat", "CardReader", "PN532Emulator", "Replica", "KioskCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/TapBenchmark",
@@ -228,7 +237,7 @@ let package = Package(
         .executableTarget(
             name: "SyncBenchmark",
             dependencies: [
-                "CardModel", "Replica", "Outbox", "KioskAPI", "Sync",
+                "CardModel", "Replica", "Outbox", "KioskCore", "Sync",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -245,7 +254,7 @@ let package = Package(
             name: "KioskdTests",
             dependencies: [
                 "KioskTestSupport",
-                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskAPI", "KioskDaemon", "PN532Emulator", "Outbox",
+                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskCore", "KioskAPI", "KioskDaemon", "PN532Emulator", "Outbox",
                 "StateFiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -270,7 +279,7 @@ let package = Package(
             name: "SyncTests",
             dependencies: [
                 "KioskTestSupport",
-                "CardModel", "Replica", "Outbox", "KioskAPI", "Sync",
+                "CardModel", "Replica", "Outbox", "KioskCore", "Sync",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

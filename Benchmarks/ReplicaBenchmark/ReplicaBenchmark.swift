@@ -4,7 +4,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import KioskAPI
+import KioskCore
 import Logging
 import RegistryCSV
 import Replica

@@ -4,7 +4,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import GRDB
-import KioskAPI
+import KioskCore
 import Logging
 import Outbox
 import Replica

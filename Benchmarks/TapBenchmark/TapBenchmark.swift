@@ -3,7 +3,7 @@ import CardModel
 import CardReader
 import CNFC
 import Foundation
-import KioskAPI
+import KioskCore
 import Logging
 import PN532Emulator
 import Replica

@@ -1,6 +1,7 @@
 public import Hummingbird
 import NIOCore
 import Foundation
+import KioskCore
 
 /// An error the local API answers with: a status, a stable code and a message a person can act on.
 ///

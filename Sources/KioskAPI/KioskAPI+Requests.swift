@@ -1,5 +1,6 @@
 import CardModel
 import Foundation
+import KioskCore
 import Hummingbird
 import NIOCore
 import Outbox

@@ -1,6 +1,7 @@
 import CardModel
 import Foundation
 public import Hummingbird
+public import KioskCore
 import NIOCore
 public import Outbox
 import Replica
@@ -81,26 +82,11 @@ public struct KioskAPI: Sendable {
     }
 
     func statusResponse() async throws -> Response {
-        let stats: Replica.Stats
-        do { stats = try checkpoint.replica.stats(detailed: false) } catch {
+        do {
+            return try Self.json(try await StatusReport.assemble(kiosk: kioskName, checkpoint: checkpoint, source: status))
+        } catch let error as ReplicaError {
             throw APIError(.serviceUnavailable, code: "replica_unavailable", message: "The replica cannot be read: \(error.code.rawValue)")
         }
-        let now = Date()
-        let refreshed = [stats.lastSyncAt, stats.lastImportAt].compactMap { $0 }.max()
-        let report = StatusReport(
-            version: KioskVersion.current,
-            kiosk: kioskName,
-            now: now,
-            replica: .init(
-                cards: stats.cards, lastSync: stats.lastSyncAt, lastImport: stats.lastImportAt, cursor: stats.cursor,
-                ageSeconds: refreshed.map { Int(now.timeIntervalSince($0)) }
-            ),
-            reader: await status.readerStatus(),
-            outbox: await status.outboxStatus(),
-            central: await status.centralStatus(),
-            clock: .init(await checkpoint.clockReport())
-        )
-        return try Self.json(report)
     }
 
     func tapsResponse(_ request: Request) async throws -> Response {

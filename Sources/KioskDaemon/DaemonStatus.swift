@@ -1,5 +1,5 @@
 import Foundation
-import KioskAPI
+import KioskCore
 import Outbox
 import Sync
 

@@ -3,6 +3,7 @@ import CardModel
 import Foundation
 import Hummingbird
 import KioskAPI
+import KioskCore
 public import KioskConfig
 import KioskMetrics
 public import Logging

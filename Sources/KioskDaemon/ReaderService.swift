@@ -2,7 +2,7 @@ import CardFormat
 import CardModel
 import CardReader
 import Foundation
-import KioskAPI
+import KioskCore
 import KioskConfig
 import KioskMetrics
 import Logging

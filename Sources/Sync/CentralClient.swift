@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import CardModel
 import CompressNIO
 import Foundation
-public import KioskAPI
+public import KioskCore
 import NIOCore
 import NIOHTTP1
 import NIOSSL

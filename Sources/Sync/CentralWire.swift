@@ -1,6 +1,6 @@
 import CardModel
 import Foundation
-import KioskAPI
+import KioskCore
 import Outbox
 import Replica
 

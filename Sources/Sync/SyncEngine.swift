@@ -1,5 +1,5 @@
 import Foundation
-public import KioskAPI
+public import KioskCore
 public import KioskMetrics
 public import Logging
 public import Outbox

@@ -1,4 +1,4 @@
-import KioskAPI
+import KioskCore
 public import Logging
 public import ServiceLifecycle
 

@@ -4,6 +4,7 @@ import Foundation
 import KioskTestSupport
 import Hummingbird
 import KioskAPI
+import KioskCore
 import Logging
 import Outbox
 import RegistryCSV

@@ -2,6 +2,7 @@ import CardCheck
 import CardModel
 import Foundation
 import KioskAPI
+import KioskCore
 import KioskTestSupport
 import Logging
 import Outbox

@@ -1,6 +1,6 @@
 import Foundation
 import KioskTestSupport
-import KioskAPI
+import KioskCore
 import Outbox
 import Replica
 import Testing

@@ -1,6 +1,6 @@
 import CardModel
 import Foundation
-import KioskAPI
+import KioskCore
 import KioskTestSupport
 import Logging
 import Replica

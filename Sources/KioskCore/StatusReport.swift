@@ -1,4 +1,5 @@
 public import Foundation
+public import Replica
 
 /// The body of `GET /api/v1/status`.
 public struct StatusReport: Sendable, Codable, Equatable {
@@ -80,6 +81,28 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var outbox: OutboxInfo
     public var central: CentralInfo
     public var clock: ClockInfo
+}
+
+extension StatusReport {
+    /// The kiosk's status now: the replica read here, the reader, outbox and central from `source`.
+    /// - Throws: ``ReplicaError`` when the replica cannot be read.
+    public static func assemble(kiosk: String, checkpoint: Checkpoint, source: any KioskStatusSource, now: Date = Date()) async throws(ReplicaError) -> StatusReport {
+        let stats = try checkpoint.replica.stats(detailed: false)
+        let refreshed = [stats.lastSyncAt, stats.lastImportAt].compactMap { $0 }.max()
+        return StatusReport(
+            version: KioskVersion.current,
+            kiosk: kiosk,
+            now: now,
+            replica: .init(
+                cards: stats.cards, lastSync: stats.lastSyncAt, lastImport: stats.lastImportAt, cursor: stats.cursor,
+                ageSeconds: refreshed.map { Int(now.timeIntervalSince($0)) }
+            ),
+            reader: await source.readerStatus(),
+            outbox: await source.outboxStatus(),
+            central: await source.centralStatus(),
+            clock: .init(await checkpoint.clockReport())
+        )
+    }
 }
 
 extension StatusReport.ClockInfo {

@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // MARK: The card and its check
@@ -83,11 +84,12 @@ let package = Package(
         .target(
             name: "Outbox",
             dependencies: [
-                "CardModel", "StateFiles",
+                "CardModel", "CentralWire", "StateFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CentralWire", dependencies: ["CardModel"], swiftSettings: swiftSettings),
         .target(
             name: "StateBackup",
             dependencies: [
@@ -113,7 +115,7 @@ let package = Package(
         .target(
             name: "KioskAPI",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "Outbox", "StateFiles", "KioskCore",
+                "CardModel", "CardCheck", "CentralWire", "Replica", "Outbox", "StateFiles", "KioskCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,7 +126,7 @@ let package = Package(
         .target(
             name: "Sync",
             dependencies: [
-                "CardModel", "Replica", "Outbox", "KioskCore", "KioskMetrics",
+                "CardModel", "CentralWire", "Replica", "Outbox", "KioskCore", "KioskMetrics",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -153,7 +155,7 @@ let package = Package(
         .target(
             name: "CentralStore",
             dependencies: [
-                "CardModel", "RegistryCSV",
+                "CardModel", "CentralWire", "RegistryCSV",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -165,7 +167,7 @@ let package = Package(
         .target(
             name: "CentralAPI",
             dependencies: [
-                "CardModel", "CentralStore",
+                "CardModel", "CentralWire", "CentralStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -179,7 +181,7 @@ let package = Package(
         .executableTarget(
             name: "cus-central",
             dependencies: [
-                "CardModel", "RegistryCSV", "CentralStore", "CentralAPI",
+                "CardModel", "CentralWire", "RegistryCSV", "CentralStore", "CentralAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -264,7 +266,7 @@ let package = Package(
         .testTarget(
             name: "CentralTests",
             dependencies: [
-                "CardModel", "RegistryCSV", "CentralStore", "CentralAPI",
+                "CardModel", "CentralWire", "RegistryCSV", "CentralStore", "CentralAPI",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -274,12 +276,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "OutboxTests", dependencies: ["Outbox", "CardModel", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CentralWireTests",
+            dependencies: ["CentralWire", "CardModel", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "OutboxTests", dependencies: ["Outbox", "CardModel", "CentralWire", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SyncTests",
             dependencies: [
                 "KioskTestSupport",
-                "CardModel", "Replica", "Outbox", "KioskCore", "Sync",
+                "CardModel", "CentralWire", "Replica", "Outbox", "KioskCore", "Sync",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

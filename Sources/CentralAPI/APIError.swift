@@ -1,4 +1,5 @@
 import CentralStore
+import CentralWire
 import Foundation
 public import Hummingbird
 public import Logging
@@ -68,14 +69,7 @@ public struct APIError: Error, Sendable {
 
     /// The JSON response for this error.
     func response() -> Response {
-        struct Body: Encodable {
-            struct Inner: Encodable {
-                var code: String
-                var message: String
-            }
-            var error: Inner
-        }
-        let data = (try? JSONEncoder().encode(Body(error: .init(code: code, message: message)))) ?? Data("{}".utf8)
+        let data = (try? JSONEncoder().encode(ErrorBody(error: .init(code: code, message: message)))) ?? Data("{}".utf8)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }

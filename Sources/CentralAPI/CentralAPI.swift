@@ -1,5 +1,6 @@
 import CardModel
 public import CentralStore
+import CentralWire
 import CompressNIO
 import Foundation
 public import Hummingbird
@@ -21,7 +22,7 @@ public enum CentralAPI {
     public static func router(store: any CentralStore) -> Router<CentralContext> {
         let router = Router(context: CentralContext.self, options: .autoGenerateHeadEndpoints)
         router.get("v1/health") { _, _ in json(["status": "ok"]) }
-        router.get("v1/services") { _, _ in try json(ServicesBody(services: ServiceCatalogue.services)) }
+        router.get("v1/services") { _, _ in try json(ServiceList(services: ServiceCatalogue.services)) }
 
         let kiosk = router.group("v1").add(middleware: RequireRole(store: store, kind: .kiosk))
         kiosk.get("registry/changes") { request, context in
@@ -47,7 +48,7 @@ public enum CentralAPI {
                 throw APIError(.contentTooLarge, "too_large", "at most \(maxBatchItems) requests per batch; send the rest in another batch")
             }
             let results = try await store.submitRequests(raw.map(RequestItem.validate), from: kiosk)
-            return try json(ResultsBody(results: results))
+            return try json(RequestResults(results: results))
         }
 
         let staff = router.group("v1/staff").add(middleware: RequireRole(store: store, kind: .staff))
@@ -265,19 +266,6 @@ final class SlotLease: Sendable {
     }
 
     deinit { release() }
-}
-
-struct SnapshotHeader: Encodable {
-    var seq: Int64
-    var cards: Int
-}
-
-struct ServicesBody: Encodable {
-    var services: [CatalogueService]
-}
-
-struct ResultsBody: Encodable {
-    var results: [RequestResult]
 }
 
 struct RequestsBody: Encodable {

@@ -1,4 +1,5 @@
 public import CardModel
+public import CentralWire
 public import Foundation
 public import Logging
 public import RegistryCSV

@@ -1,5 +1,6 @@
 import CardModel
 import Crypto
+import CentralWire
 import Foundation
 
 extension RelationalCentralStore {
@@ -83,7 +84,7 @@ extension RelationalCentralStore {
                 let key: String?
                 switch item {
                 case .valid(let s): key = s.idempotencyKey
-                case .invalid(let k, _): key = RequestItem.isUUIDv7(k ?? "") ? k?.lowercased() : nil
+                case .invalid(let k, _): key = UUIDv7.isValid(k ?? "") ? k?.lowercased() : nil
                 }
                 if let key, let first = try await db.one(
                     "SELECT kiosk_id, outcome, request_id, reason FROM request_receipt WHERE idempotency_key = ?", [.text(key)]

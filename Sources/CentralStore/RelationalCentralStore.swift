@@ -1,5 +1,6 @@
 import CardModel
 import Crypto
+import CentralWire
 import Foundation
 import Logging
 import RegistryCSV

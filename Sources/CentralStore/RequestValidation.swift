@@ -1,4 +1,5 @@
 import CardModel
+public import CentralWire
 import Foundation
 
 extension RequestItem {
@@ -12,7 +13,7 @@ extension RequestItem {
         if case .string(let k)? = raw["idempotency_key"] { key = k }
         func fail(_ reason: String) -> RequestItem { .invalid(idempotencyKey: key, reason: reason) }
         guard let k = key else { return fail("idempotency_key is missing or not a string") }
-        guard isUUIDv7(k) else { return fail("idempotency_key must be a UUIDv7, e.g. 0190b7c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d") }
+        guard UUIDv7.isValid(k) else { return fail("idempotency_key must be a UUIDv7, e.g. 0190b7c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d") }
         key = k.lowercased()
         guard case .number(let seq)? = raw["kiosk_seq"], seq >= 0, seq <= 9_007_199_254_740_991, seq.rounded() == seq else {
             return fail("kiosk_seq must be a whole number of 0 or more")
@@ -47,21 +48,5 @@ extension RequestItem {
             idempotencyKey: k.lowercased(), kioskSeq: Int64(seq), createdAt: created, service: service,
             cardNumber: number, detailsJSON: String(decoding: data, as: UTF8.self), identity: identity
         ))
-    }
-
-    /// Whether `text` is a UUID of version 7 with the RFC 9562 variant.
-    static func isUUIDv7(_ text: String) -> Bool {
-        let u = Array(text.utf8)
-        guard u.count == 36 else { return false }
-        for (i, c) in u.enumerated() {
-            if [8, 13, 18, 23].contains(i) {
-                guard c == UInt8(ascii: "-") else { return false }
-            } else {
-                let hex = (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70)
-                guard hex else { return false }
-            }
-        }
-        let variant = u[19] | 0x20  // lower-case
-        return u[14] == UInt8(ascii: "7") && [UInt8(ascii: "8"), UInt8(ascii: "9"), UInt8(ascii: "a"), UInt8(ascii: "b")].contains(variant)
     }
 }

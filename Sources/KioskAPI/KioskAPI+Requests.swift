@@ -1,4 +1,5 @@
 import CardModel
+import CentralWire
 import Foundation
 import KioskCore
 import Hummingbird
@@ -92,24 +93,19 @@ extension KioskAPI {
                      message: "Send a JSON object like {\"session\":\"…\",\"service\":\"senior_taxi\",\"details\":{}}: \(why)",
                      messagePL: "Nieprawidłowe zgłoszenie.")
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw bad("the body is not a JSON object") }
-        guard let session = object["session"] as? String, !session.isEmpty else { throw bad("the field \"session\" is missing or not text") }
-        guard let service = object["service"] as? String, !service.isEmpty else { throw bad("the field \"service\" is missing or not text") }
-        let details = object["details"] ?? [String: Any]()
-        guard details is [String: Any] else { throw bad("the field \"details\" must be an object") }
-        guard depth(details) <= 4 else { throw bad("\"details\" may nest at most 4 levels") }
-        guard let detailsData = try? JSONSerialization.data(withJSONObject: details, options: [.sortedKeys, .withoutEscapingSlashes]),
-              detailsData.count <= Outbox.maxDetailsBytes
+        guard let object = try? JSONDecoder().decode(JSONValue.self, from: data), case .object = object else {
+            throw bad("the body is not a JSON object")
+        }
+        guard case .string(let session)? = object["session"], !session.isEmpty else { throw bad("the field \"session\" is missing or not text") }
+        guard case .string(let service)? = object["service"], !service.isEmpty else { throw bad("the field \"service\" is missing or not text") }
+        let details = object["details"] ?? .object([:])
+        guard case .object = details else { throw bad("the field \"details\" must be an object") }
+        guard details.depth <= 4 else { throw bad("\"details\" may nest at most 4 levels") }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let detailsData = try? encoder.encode(details), detailsData.count <= Outbox.maxDetailsBytes
         else { throw bad("\"details\" must be at most \(Outbox.maxDetailsBytes) bytes of JSON") }
         return ParsedRequest(session: session, service: service, detailsJSON: String(decoding: detailsData, as: UTF8.self))
-    }
-
-    static func depth(_ value: Any) -> Int {
-        switch value {
-        case let o as [String: Any]: 1 + (o.values.map(depth).max() ?? 0)
-        case let a as [Any]: 1 + (a.map(depth).max() ?? 0)
-        default: 0
-        }
     }
 }
 

@@ -1,4 +1,5 @@
 public import CardModel
+import CentralWire
 public import Foundation
 import GRDB
 import StateFiles
@@ -133,7 +134,7 @@ public final class Outbox: Sendable {
         guard data.count <= Self.maxDetailsBytes else {
             throw OutboxError(code: .invalid, path: path, detail: "details must be at most \(Self.maxDetailsBytes) bytes of JSON")
         }
-        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+        guard case .object? = try? JSONDecoder().decode(JSONValue.self, from: data) else {
             throw OutboxError(code: .invalid, path: path, detail: "details must be a JSON object")
         }
         guard !service.isEmpty, !cardNumber.isEmpty else {

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CardModel
+import CentralWire
 import CompressNIO
 import Foundation
 public import KioskCore
@@ -120,13 +121,13 @@ public final class HTTPCentralClient: CentralConnection {
 
     public func services() async throws(SyncError) -> [KioskService] {
         let data = try await get("/v1/services", authorised: false, timeout: timeouts.call, limit: 1024 * 1024)
-        let body = try Wire.decode(Wire.Services.self, from: data, what: "the service catalogue")
+        let body = try WireDecoding.decode(ServiceList.self, from: data, what: "the service catalogue")
         return body.services.map(KioskService.init)
     }
 
     public func changes(after: Int64, limit: Int) async throws(SyncError) -> CentralFeedPage {
         let data = try await get("/v1/registry/changes?after=\(after)&limit=\(limit)", timeout: timeouts.call, limit: Self.maxReplyBytes)
-        return try CentralFeedPage(try Wire.decode(Wire.ChangePage.self, from: data, what: "a change-feed page"), after: after)
+        return try CentralFeedPage(try WireDecoding.changePage(data), after: after)
     }
 
     /// Longest NDJSON line accepted in a snapshot (one card).
@@ -188,17 +189,17 @@ public final class HTTPCentralClient: CentralConnection {
     }
 
     public func submit(_ items: [OutboxItem]) async throws(SyncError) -> [String: DeliveryResult] {
-        var entries: [[String: Any]] = []
+        var entries: [RequestWireItem] = []
         for item in items {
-            let details = (try? JSONSerialization.jsonObject(with: Data(item.detailsJSON.utf8))) ?? [String: Any]()
-            entries.append([
-                "idempotency_key": item.idempotencyKey, "kiosk_seq": item.kioskSeq, "created_at": item.createdAt,
-                "service": item.service, "card_number": item.cardNumber ?? "", "details": details,
-                "identity": item.identity.rawValue,
-            ])
+            // The outbox only stores details that are a JSON object (checked at enqueue).
+            let details = (try? JSONDecoder().decode(JSONValue.self, from: Data(item.detailsJSON.utf8))) ?? .object([:])
+            entries.append(RequestWireItem(
+                idempotencyKey: item.idempotencyKey, kioskSeq: item.kioskSeq, createdAt: item.createdAt, service: item.service,
+                cardNumber: item.cardNumber ?? "", details: details, identity: item.identity
+            ))
         }
         let body: Data
-        do { body = try JSONSerialization.data(withJSONObject: ["requests": entries]) } catch {
+        do { body = try JSONEncoder().encode(RequestBatch(requests: entries)) } catch {
             throw SyncError(.local, "a queued request cannot be written as JSON")
         }
         var request = HTTPClientRequest(url: base + "/v1/requests")
@@ -207,7 +208,7 @@ public final class HTTPCentralClient: CentralConnection {
         request.body = .bytes(ByteBuffer(bytes: body))
         let (status, _, reply) = try await send(request, authorised: true, timeout: timeouts.call, limit: Self.maxReplyBytes)
         try Self.check(status, reply)
-        let results = try Wire.decode(Wire.Results.self, from: Data(reply.readableBytesView), what: "the request results").results
+        let results = try WireDecoding.decode(RequestResults.self, from: Data(reply.readableBytesView), what: "the request results").results
         guard results.count == items.count else {
             throw SyncError(.malformed, "\(results.count) results for \(items.count) requests")
         }
@@ -218,16 +219,14 @@ public final class HTTPCentralClient: CentralConnection {
                 throw SyncError(.malformed, "a result names another request than the one sent in its place")
             }
             switch (result.outcome, result.firstOutcome) {
-            case ("accepted", _):
+            case (.accepted, _):
                 out[item.idempotencyKey] = .delivered(.accepted, requestID: result.requestID)
-            case ("duplicate", "rejected"):
+            case (.duplicate, .rejected):
                 out[item.idempotencyKey] = .rejected(reason: result.reason ?? "refused by the central earlier")
-            case ("duplicate", _):
+            case (.duplicate, _):
                 out[item.idempotencyKey] = .delivered(.duplicate, requestID: result.requestID)
-            case ("rejected", _):
+            case (.rejected, _):
                 out[item.idempotencyKey] = .rejected(reason: String((result.reason ?? "refused by the central").prefix(500)))
-            default:
-                throw SyncError(.malformed, "unknown outcome \"\(result.outcome.prefix(20))\"")
             }
         }
         return out
@@ -277,7 +276,7 @@ public final class HTTPCentralClient: CentralConnection {
 
     static func check(_ status: HTTPResponseStatus, _ body: ByteBuffer) throws(SyncError) {
         guard status != .ok else { return }
-        let message = (try? JSONDecoder().decode(Wire.ErrorBody.self, from: Data(body.readableBytesView)))?.error
+        let message = (try? JSONDecoder().decode(ErrorBody.self, from: Data(body.readableBytesView)))?.error
         switch status.code {
         case 401: throw SyncError(.tokenRefused, "401")
         case 403: throw SyncError(.forbidden, "403")

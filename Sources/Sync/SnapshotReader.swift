@@ -1,4 +1,5 @@
 import CompressNIO
+import CentralWire
 import Foundation
 import NIOCore
 import Replica
@@ -50,7 +51,7 @@ struct SnapshotReader {
     let maxLine: Int
     let maxCards: Int
     private var partial: [UInt8] = []
-    private var header: Wire.SnapshotHeader?
+    private var header: SnapshotHeader?
     private var batch: [SyncedCard] = []
     private var ready: [[SyncedCard]] = []
     private var count = 0
@@ -92,7 +93,7 @@ struct SnapshotReader {
         guard bytes.count <= maxLine else { throw SyncError(.malformed, "a snapshot line is longer than \(maxLine) bytes") }
         let data = Data(bytes)
         guard let header else {
-            let h = try Self.decode(Wire.SnapshotHeader.self, data, decoder, what: "the snapshot header")
+            let h = try Self.decode(SnapshotHeader.self, data, decoder, what: "the snapshot header")
             guard h.seq >= 0, h.cards >= 0, h.cards <= maxCards else { throw SyncError(.malformed, "the snapshot header is out of range") }
             self.header = h
             return
@@ -101,7 +102,7 @@ struct SnapshotReader {
         guard count <= header.cards else {
             throw SyncError(.malformed, "the snapshot has more cards than its header says (\(header.cards))")
         }
-        batch.append(try Self.decode(Wire.Card.self, data, decoder, what: "a snapshot card").synced())
+        batch.append(try Self.decode(CardView.self, data, decoder, what: "a snapshot card").synced())
         if batch.count >= batchSize {
             ready.append(batch)
             batch = []

@@ -2,6 +2,7 @@ import ArgumentParser
 import CardModel
 import CentralAPI
 import CentralStore
+import CentralWire
 import Foundation
 import Hummingbird
 import Logging

@@ -1,5 +1,6 @@
 import CardModel
 @testable import CentralStore
+import CentralWire
 import Foundation
 import HummingbirdTesting
 import Synchronization

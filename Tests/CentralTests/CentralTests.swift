@@ -2,6 +2,7 @@ import CardModel
 import CentralAPI
 import CentralStore
 import CompressNIO
+import CentralWire
 import Foundation
 import HummingbirdTesting
 import NIOCore

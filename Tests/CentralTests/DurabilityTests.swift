@@ -1,4 +1,5 @@
 @testable import CentralStore
+import CentralWire
 import Foundation
 import Testing
 

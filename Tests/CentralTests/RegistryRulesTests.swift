@@ -1,6 +1,7 @@
 import CardModel
 @testable import CentralStore
 import CompressNIO
+import CentralWire
 import Foundation
 import HummingbirdTesting
 import NIOCore

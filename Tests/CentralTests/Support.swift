@@ -1,6 +1,7 @@
 import CardModel
 import CentralAPI
 @testable import CentralStore
+import CentralWire
 import Foundation
 import Hummingbird
 import HummingbirdTesting

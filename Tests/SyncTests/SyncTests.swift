@@ -1,3 +1,4 @@
+import CentralWire
 import Foundation
 import KioskTestSupport
 import KioskCore

@@ -39,7 +39,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
     }
 
     /// Nesting depth (a scalar is 0).
-    var depth: Int {
+    public var depth: Int {
         switch self {
         case .array(let a): 1 + (a.map(\.depth).max() ?? 0)
         case .object(let o): 1 + (o.values.map(\.depth).max() ?? 0)

@@ -72,6 +72,9 @@ let package = Package(
         ),
         .target(name: "PN532Emulator", swiftSettings: swiftSettings),
 
+        // MARK: Running under systemd
+        .target(name: "SystemdNotify", swiftSettings: swiftSettings),
+
         // MARK: The daemon
         .target(
             name: "KioskConfig",
@@ -115,6 +118,7 @@ let package = Package(
             name: "KioskDaemon",
             dependencies: [
                 "CardModel", "CardCheck", "Replica", "KioskConfig", "KioskAPI", "CardReader", "CardFormat", "Outbox", "Sync", "StateFiles",
+                "SystemdNotify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -153,18 +157,19 @@ let package = Package(
         .executableTarget(
             name: "cus-central",
             dependencies: [
-                "CardModel", "RegistryCSV", "CentralStore", "CentralAPI",
+                "CardModel", "RegistryCSV", "CentralStore", "CentralAPI", "SystemdNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "kioskd",
             dependencies: [
-                "KioskDaemon",
+                "KioskDaemon", "CardReader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -228,7 +233,7 @@ let package = Package(
             dependencies: [
                 "KioskTestSupport",
                 "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskAPI", "KioskDaemon", "PN532Emulator", "Outbox",
-                "StateFiles",
+                "StateFiles", "SystemdNotify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -18,6 +18,8 @@ final class ReaderService: Service, Sendable {
     let checkpoint: Checkpoint
     let logger: Logger
     private let state = Mutex(StatusReport.ReaderInfo(state: "absent"))
+    /// The reader while its loop runs, for its heartbeat.
+    private let running = Mutex<NFCReader?>(nil)
 
     init(configuration: KioskConfiguration, checkpoint: Checkpoint, logger: Logger) {
         self.configuration = configuration
@@ -26,6 +28,13 @@ final class ReaderService: Service, Sendable {
     }
 
     var status: StatusReport.ReaderInfo { state.withLock { $0 } }
+
+    /// Whether a reader loop is configured at all (`nfc.enabled`, `KIOSK_NFC_DEVICE=none`).
+    var isEnabled: Bool { configuration.nfcEnabled }
+
+    /// When the reader loop last made progress (``NFCReader/lastProgress``); nil before it runs
+    /// and after it stops.
+    var lastProgress: ContinuousClock.Instant? { running.withLock { $0?.lastProgress } }
 
     func run() async throws {
         guard configuration.nfcEnabled else {
@@ -39,6 +48,8 @@ final class ReaderService: Service, Sendable {
             logger: logger
         )
         let checkpoint = self.checkpoint
+        running.withLock { $0 = reader }
+        defer { running.withLock { $0 = nil } }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await health in reader.healthChanges() {

@@ -269,6 +269,32 @@ struct KioskdSystemdTests {
     }
 }
 
+@Suite("cus-central under systemd (Type=notify)")
+struct CentralSystemdTests {
+    @Test("cus-central serve: READY=1 once it listens, STOPPING=1 on SIGTERM")
+    func readyAndStopping() async throws {
+        let dir = TempDir()
+        let listener = try NotifySocket(abstract: true, dir: dir)
+        let central = Process()
+        central.executableURL = URL(fileURLWithPath: binary("cus-central"))
+        central.arguments = ["serve", "--database", "sqlite:\(dir.file("central.db"))", "--listen", "127.0.0.1:0", "--address-file", dir.file("addr")]
+        central.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": listener.address]) { $1 }
+        central.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        central.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try central.run()
+        defer { if central.isRunning { kill(central.processIdentifier, SIGKILL) } }
+        let ready = try await listener.wait(for: "READY=1")
+        // Listening before READY: the address file is written first, and the health route answers.
+        let address = try #require(try? String(contentsOfFile: dir.file("addr"), encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(ready.text.contains("STATUS=Serving the central API at \(address)"))
+        #expect(try await http("GET", "http://\(address)/v1/health").status == 200)
+        central.terminate()
+        _ = try await listener.wait(for: "STOPPING=1")
+        try await eventually("cus-central exits", timeout: .seconds(15)) { !central.isRunning }
+        #expect(central.terminationStatus == 0)
+    }
+}
+
 /// Stops one thread of another process (a ptrace stop of that thread alone, as a debugger does),
 /// leaving its other threads running: the reader thread then looks exactly like a thread stuck in
 /// a kernel call that never returns, which no `nfc_abort_command` can end.

@@ -75,6 +75,9 @@ let package = Package(
         ),
         .target(name: "PN532Emulator", swiftSettings: swiftSettings),
 
+        // MARK: Running under systemd
+        .target(name: "SystemdNotify", swiftSettings: swiftSettings),
+
         // MARK: The daemon
         .target(
             name: "KioskConfig",
@@ -141,7 +144,7 @@ let package = Package(
             name: "KioskDaemon",
             dependencies: [
                 "CardModel", "CardCheck", "Replica", "KioskConfig", "KioskCore", "KioskAPI", "CardReader", "CardFormat", "Outbox", "Sync", "StateFiles",
-                "KioskMetrics",
+                "KioskMetrics", "SystemdNotify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -181,18 +184,19 @@ let package = Package(
         .executableTarget(
             name: "cus-central",
             dependencies: [
-                "CardModel", "CentralWire", "RegistryCSV", "CentralStore", "CentralAPI",
+                "CardModel", "CentralWire", "RegistryCSV", "CentralStore", "CentralAPI", "SystemdNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "kioskd",
             dependencies: [
-                "KioskDaemon",
+                "KioskDaemon", "CardReader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -257,7 +261,7 @@ let package = Package(
             dependencies: [
                 "KioskTestSupport",
                 "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskCore", "KioskAPI", "KioskDaemon", "PN532Emulator", "Outbox",
-                "StateFiles",
+                "StateFiles", "SystemdNotify",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -295,6 +299,7 @@ let package = Package(
         ),
         .testTarget(name: "CardFormatTests", dependencies: ["CardModel", "CardFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "PN532EmulatorTests", dependencies: ["PN532Emulator"], swiftSettings: swiftSettings),
+        .testTarget(name: "PackagingTests", dependencies: ["KioskTestSupport", "KioskConfig", "KioskCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CardReaderTests",
             dependencies: [

@@ -27,6 +27,8 @@ public final class NFCReader: Sendable {
     private let logger: Logger
     private let healthBroadcast: HealthBroadcast
     private let isRunning = Mutex(false)
+    /// The control of the loop now running, for its heartbeat; nil when none runs.
+    private let runningControl = Mutex<ReaderControl?>(nil)
 
     /// Creates a reader; nothing is opened until ``run(onTap:)``.
     public init(configuration: ReaderConfiguration, interpreter: any CardInterpreter, logger: Logger) {
@@ -44,6 +46,16 @@ public final class NFCReader: Sendable {
     /// A stream that yields the current health at once and then every change, until the
     /// consumer stops iterating. Each call makes a new, independent stream.
     public func healthChanges() -> AsyncStream<ReaderHealth> { healthBroadcast.subscribe() }
+
+    /// When the reader thread last made progress: began an iteration of its loop, or got a libnfc
+    /// call back (a wait for a card that timed out counts; so does a back-off with no reader
+    /// plugged in). Nil until the loop has started, and after it stops.
+    ///
+    /// The heartbeat of the loop, for a supervisor: it stops advancing only when the thread is
+    /// stuck in a way the reader's own watchdog (which aborts a stalled libnfc call) cannot undo.
+    public var lastProgress: ContinuousClock.Instant? {
+        runningControl.withLock { $0?.lastProgress }
+    }
 
     /// Reads taps until the calling task is cancelled, then closes the device, releases its lock
     /// and returns (within about a second; up to ~1.5 s if cancelled while opening a silent
@@ -85,6 +97,8 @@ public final class NFCReader: Sendable {
 
         let (events, continuation) = AsyncStream.makeStream(of: ReaderEvent.self, bufferingPolicy: .unbounded)
         let control = ReaderControl()
+        runningControl.withLock { $0 = control }
+        defer { runningControl.withLock { $0 = nil } }
         let session = ReaderSession(
             configuration: configuration, interpreter: interpreter, logger: logger,
             health: healthBroadcast, control: control, events: continuation

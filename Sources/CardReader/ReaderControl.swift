@@ -13,6 +13,8 @@ final class ReaderControl: Sendable {
         var stallReported = false
         var restartRequested = false
         var finished = false
+        /// When the thread last showed it is alive: began a loop iteration or got a libnfc call back.
+        var lastProgress: ContinuousClock.Instant?
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -26,6 +28,15 @@ final class ReaderControl: Sendable {
             state.cancelled = true
             if state.callStarted != nil { state.abortHandle?.abort() }
         }
+    }
+
+    /// When the reader thread last made progress (began a loop iteration, or a libnfc call
+    /// returned); nil before the thread has started its loop.
+    var lastProgress: ContinuousClock.Instant? { state.withLock { $0.lastProgress } }
+
+    /// Records progress: the thread is alive and iterating. Called by the loop, never by the watchdog.
+    func recordProgress() {
+        state.withLock { $0.lastProgress = .now }
     }
 
     /// Publishes the open device's abort handle (nil before closing it: see ``DeviceAbortHandle``).
@@ -42,7 +53,12 @@ final class ReaderControl: Sendable {
             $0.callAllowance = allowance
             $0.stallReported = false
         }
-        defer { state.withLock { $0.callStarted = nil } }
+        defer {
+            state.withLock {
+                $0.callStarted = nil
+                $0.lastProgress = .now
+            }
+        }
         return call()
     }
 

@@ -37,6 +37,9 @@ final class ReaderSession: Sendable {
     /// Starts the dedicated thread. libnfc blocks; it never runs on the cooperative pool.
     func startThread() {
         let thread = Thread { [self] in
+            // The name in top -H, debuggers and /proc/PID/task/*/comm: Foundation's Thread.name does
+            // not set it on Linux, and Swift does not see glibc's pthread_setname_np.
+            try? "nfc-reader".write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
             if let context = NFCContext() {
                 var loop = ReaderLoop(session: self, context: context)
                 loop.run()
@@ -105,6 +108,9 @@ struct ReaderLoop {
 
     mutating func run() {
         while !control.isCancelled {
+            // The heartbeat a supervisor (systemd's watchdog, through kioskd) watches: a loop that
+            // stops coming back here is wedged; one that backs off with no reader is not.
+            control.recordProgress()
             if control.takeRestartRequest(), device != nil {
                 closeDevice()
                 pause(Self.pauseAfterFailure)
@@ -131,8 +137,11 @@ struct ReaderLoop {
         } else if let found = control.tracked({ context.firstConnstring() }) {
             connstring = found
         } else {
-            session.health.update(
-                .absent, error: "no NFC reader found: plug one in, or set KIOSK_NFC_DEVICE to its connstring", device: nil)
+            // Logged once per change (absent, then ready, then absent again), never per retry.
+            let reason = Self.noReaderFoundReason()
+            if session.health.update(.absent, error: reason, device: nil) {
+                logger.warning("\(reason)")
+            }
             backOff()
             return false
         }
@@ -180,7 +189,7 @@ struct ReaderLoop {
         reopenAttempts = 0
         lastHeard = .now
         session.health.update(.ready, device: connstring)
-        logger.info("reader ready", metadata: ["device": "\(connstring)"])
+        logger.notice("reader ready", metadata: ["device": "\(connstring)"])
         return true
     }
 
@@ -199,6 +208,16 @@ struct ReaderLoop {
         let step = configuration.reopenBackoffStep
         let delay = min(step * reopenAttempts, configuration.reopenBackoffLimit)
         pause(delay)
+    }
+
+    /// Why libnfc's scan found no reader, in words an installer can act on.
+    static func noReaderFoundReason(usbBusDirectory: String = "/dev/bus/usb") -> String {
+        if !FileManager.default.fileExists(atPath: usbBusDirectory) {
+            return "no NFC reader found: no USB bus is visible (\(usbBusDirectory) is missing: a container, or a sandbox without devices); "
+                + "give kioskd the USB devices, or set KIOSK_NFC_DEVICE to a serial reader's connstring; looking again"
+        }
+        return "no NFC reader found on USB: plug one in (and check its permissions: the udev rule's group), "
+            + "or set KIOSK_NFC_DEVICE to its connstring; looking again"
     }
 
     /// `pn532_uart:/dev/ttyUSB0:115200` → whether `/dev/ttyUSB0` is missing. False for

@@ -14,6 +14,7 @@ import Replica
 import ServiceLifecycle
 import StateFiles
 import Sync
+import SystemdNotify
 import UnixSignals
 
 /// `kioskd` itself: opens the replica and the outbox, starts the local API, the reader and sync, and
@@ -37,6 +38,10 @@ public struct KioskDaemon: Sendable {
     /// Runs until SIGTERM/SIGINT (or cancellation), then shuts down gracefully.
     public func run() async throws {
         let config = configuration
+        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        do { try notifier.status("Starting: opening the replica and the outbox") } catch {
+            logger.warning("\(error.description)")
+        }
         // Every validity decision is a day in Warsaw: without the zone's rules (DST included) the
         // kiosk would judge expiry around midnight wrongly, and the screen's browser and the logs
         // (which read the system's zone files) would disagree with it, so it refuses to start.
@@ -61,6 +66,8 @@ public struct KioskDaemon: Sendable {
         let replica = try Replica(path: config.replicaPath)
         let stats = try replica.stats(detailed: false)
         logger.info("replica open", metadata: ["cards": "\(stats.cards)", "path": "\(config.replicaPath)"])
+        // systemd's watchdog runs during start-up too: a long integrity check of a big replica is progress.
+        try? notifier.watchdog()
 
         let (metrics, registry) = Self.makeMetrics()
         let hub = EventHub()
@@ -80,6 +87,7 @@ public struct KioskDaemon: Sendable {
         }
         let catalog = ServiceCatalog()
         let reader = ReaderService(configuration: config, checkpoint: checkpoint, metrics: metrics, logger: logger)
+        let supervision = SystemdSupervision(notifier: notifier, reader: reader, logger: logger)
         let housekeeping = Housekeeping(
             outbox: outbox, keepDays: config.outboxKeepDays, keepSettled: config.outboxKeepSettled, logger: logger
         )
@@ -126,6 +134,7 @@ public struct KioskDaemon: Sendable {
                 // Tests and tools started with port 0 learn the real port here.
                 try? Data("\(bound)\n".utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
                 try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: addressFile)
+                supervision.apiListening(at: "\(bound)")
             },
             logger: logger
         )
@@ -135,6 +144,8 @@ public struct KioskDaemon: Sendable {
             services: [.init(service: housekeeping), .init(service: reader)] + syncServices + [
                 .init(service: app),
                 .init(service: EventStreamCloser(hub: hub)),
+                // Last: told first at shutdown, so systemd hears STOPPING=1 at once.
+                .init(service: supervision),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger

@@ -20,6 +20,8 @@ final class ReaderService: Service, Sendable {
     let logger: Logger
     let metrics: KioskMetrics
     private let state = Mutex(StatusReport.ReaderInfo(state: "absent"))
+    /// The reader while its loop runs, for its heartbeat.
+    private let running = Mutex<NFCReader?>(nil)
 
     init(configuration: KioskConfiguration, checkpoint: Checkpoint, metrics: KioskMetrics, logger: Logger) {
         self.configuration = configuration
@@ -30,6 +32,13 @@ final class ReaderService: Service, Sendable {
     }
 
     var status: StatusReport.ReaderInfo { state.withLock { $0 } }
+
+    /// Whether a reader loop is configured at all (`nfc.enabled`, `KIOSK_NFC_DEVICE=none`).
+    var isEnabled: Bool { configuration.nfcEnabled }
+
+    /// When the reader loop last made progress (``NFCReader/lastProgress``); nil before it runs
+    /// and after it stops.
+    var lastProgress: ContinuousClock.Instant? { running.withLock { $0?.lastProgress } }
 
     func run() async throws {
         guard configuration.nfcEnabled else {
@@ -43,6 +52,8 @@ final class ReaderService: Service, Sendable {
             logger: logger
         )
         let checkpoint = self.checkpoint
+        running.withLock { $0 = reader }
+        defer { running.withLock { $0 = nil } }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await health in reader.healthChanges() {

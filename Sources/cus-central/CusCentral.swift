@@ -7,6 +7,9 @@ import Foundation
 import Hummingbird
 import Logging
 import RegistryCSV
+import ServiceLifecycle
+import SystemdNotify
+import UnixSignals
 
 /// `cus-central`: the CUS registry, change feed and request inbox, with its admin commands.
 @main
@@ -98,6 +101,8 @@ struct Serve: AsyncParsableCommand {
         log.logLevel = .info
         let logger = log
         let addressFile = addressFile
+        // Under systemd (Type=notify): READY=1 once listening, STOPPING=1 at shutdown; else nothing.
+        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
         let app = CentralAPI.application(
             store: store,
             configuration: .init(address: .hostname(host, port: port), serverName: "cus-central"),
@@ -111,15 +116,36 @@ struct Serve: AsyncParsableCommand {
                 if let addressFile {
                     try? Data("\(bound)\n".utf8).write(to: URL(fileURLWithPath: addressFile), options: .atomic)
                 }
+                do { try notifier.ready(status: "Serving the central API at \(bound)") } catch {
+                    logger.warning("\(error)")
+                }
             }
         )
+        let group = ServiceGroup(configuration: .init(
+            // The notice last: told first at shutdown.
+            services: [.init(service: app), .init(service: StoppingNotice(notifier: notifier, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        ))
         do {
-            try await app.runService()
+            try await group.run()
         } catch {
             await store.close()
             throw error
         }
         await store.close()
+    }
+}
+
+/// Sends systemd `STOPPING=1` when a graceful shutdown begins.
+struct StoppingNotice: Service {
+    let notifier: SystemdNotifier
+    let logger: Logger
+    func run() async throws {
+        try? await gracefulShutdown()
+        do { try notifier.stopping(status: "Stopping: finishing open requests") } catch {
+            logger.warning("\(error.description)")
+        }
     }
 }
 

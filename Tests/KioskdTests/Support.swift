@@ -16,8 +16,13 @@ final class KioskdProcess {
     let logPath: String
     private(set) var address = ""
 
-    /// - Parameter launcher: a program that starts kioskd (e.g. strace) and its arguments before kioskd's path.
-    init(state: String, arguments: [String] = [], environment: [String: String] = [:], launcher: (String, [String])? = nil) throws {
+    /// - Parameters:
+    ///   - launcher: a program that starts kioskd (e.g. strace) and its arguments before kioskd's path.
+    ///   - unsetting: variables removed from kioskd's environment (after `environment` is applied).
+    init(
+        state: String, arguments: [String] = [], environment: [String: String] = [:], launcher: (String, [String])? = nil,
+        unsetting: [String] = []
+    ) throws {
         self.state = state
         logPath = state + ".log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -33,7 +38,9 @@ final class KioskdProcess {
         env["KIOSK_HTTP_ADDR"] = "127.0.0.1:0"
         env["KIOSK_NFC_DEVICE"] = "none"
         env["KIOSK_LOG_LEVEL"] = "debug"
-        process.environment = env.merging(environment) { $1 }
+        env.merge(environment) { $1 }
+        for name in unsetting { env.removeValue(forKey: name) }
+        process.environment = env
         process.standardError = FileHandle(forWritingAtPath: logPath)
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()

@@ -71,6 +71,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "PN532Emulator", swiftSettings: swiftSettings),
+        .target(name: "CommandLineProgress", swiftSettings: swiftSettings),
 
         // MARK: The daemon
         .target(
@@ -153,7 +154,7 @@ let package = Package(
         .executableTarget(
             name: "cus-central",
             dependencies: [
-                "CardModel", "RegistryCSV", "CentralStore", "CentralAPI",
+                "CardModel", "RegistryCSV", "CentralStore", "CentralAPI", "CommandLineProgress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -173,6 +174,7 @@ let package = Package(
             name: "kioskctl",
             dependencies: [
                 "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "CardFormat", "CardReader", "StateFiles",
+                "CommandLineProgress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -252,7 +254,8 @@ let package = Package(
             name: "SyncTests",
             dependencies: [
                 "KioskTestSupport",
-                "CardModel", "Replica", "Outbox", "KioskAPI", "Sync",
+                "CardModel", "Replica", "Outbox", "KioskAPI", "Sync", "PN532Emulator",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -261,6 +264,9 @@ let package = Package(
         ),
         .testTarget(name: "CardFormatTests", dependencies: ["CardModel", "CardFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "PN532EmulatorTests", dependencies: ["PN532Emulator"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CommandLineProgressTests", dependencies: ["CommandLineProgress", "KioskTestSupport"], swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CardReaderTests",
             dependencies: [

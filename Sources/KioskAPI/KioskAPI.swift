@@ -85,7 +85,8 @@ public struct KioskAPI: Sendable {
             reader: await status.readerStatus(),
             outbox: await status.outboxStatus(),
             central: await status.centralStatus(),
-            clock: .init(await checkpoint.clockReport())
+            clock: .init(await checkpoint.clockReport()),
+            bootstrap: await status.bootstrapStatus()
         )
         return try Self.json(report)
     }

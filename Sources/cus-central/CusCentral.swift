@@ -2,6 +2,7 @@ import ArgumentParser
 import CardModel
 import CentralAPI
 import CentralStore
+import CommandLineProgress
 import Foundation
 import Hummingbird
 import Logging
@@ -134,7 +135,12 @@ struct Registry: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
             let parsed: RegistryCSV.Result
             do { parsed = try RegistryCSV.parse(Array(data)) } catch { fail("\(file): \(error)") }
-            let report = try await withStore(db) { store in try await store.importRegistry(parsed.rows) }
+            // Progress on stderr (a bar on a terminal, plain lines otherwise); stdout stays the summary.
+            let progress = TerminalProgress.standardError(label: "import", unit: "cards")
+            let report = try await withStore(db) { store in
+                try await store.importRegistry(parsed.rows) { done, total in progress.update(done, of: total) }
+            }
+            progress.finish()
             let refused = (parsed.errors.map { ($0.line, $0.reason) } + report.refused.map { ($0.line, $0.reason) }).sorted { $0.0 < $1.0 }
             for (line, reason) in refused {
                 FileHandle.standardError.write(Data("\(file):\(line): refused: \(reason)\n".utf8))

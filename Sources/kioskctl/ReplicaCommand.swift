@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineProgress
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -38,7 +39,15 @@ struct ReplicaCommand: AsyncParsableCommand {
             }
             let replica = try openReplica(config)
             let report: ImportReport
-            do { report = try replica.importRegistry(parsed.rows) } catch { fail("\(error)", code: 1) }
+            // Progress on stderr (a bar on a terminal, plain lines otherwise); stdout stays the summary.
+            let progress = TerminalProgress.standardError(label: "import", unit: "cards")
+            do {
+                report = try replica.importRegistry(parsed.rows) { done, total in progress.update(done, of: total) }
+            } catch {
+                progress.finish()
+                fail("\(error)", code: 1)
+            }
+            progress.finish()
             let refused = (parsed.errors + report.refused).sorted { $0.line < $1.line }
             for error in refused {
                 FileHandle.standardError.write(Data("\(file):\(error.line): refused: \(error.reason)\n".utf8))

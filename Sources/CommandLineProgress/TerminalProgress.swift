@@ -21,8 +21,8 @@ public final class TerminalProgress: Sendable {
 
     /// Prefix of plain lines, e.g. `import`.
     public let label: String
-    /// What is counted, e.g. `cards`.
-    public let unit: String
+    /// What is counted, e.g. `cards`; `nil` shows the percentage alone (a count that is only an estimate).
+    public let unit: String?
     /// Bar or lines.
     public let style: Style
 
@@ -48,7 +48,7 @@ public final class TerminalProgress: Sendable {
 
     /// A progress display writing through `write`, its clock starting at `start`.
     public init(
-        label: String, unit: String, style: Style, start: ContinuousClock.Instant = .now,
+        label: String, unit: String?, style: Style, start: ContinuousClock.Instant = .now,
         write: @escaping @Sendable (String) -> Void
     ) {
         self.label = label
@@ -59,7 +59,7 @@ public final class TerminalProgress: Sendable {
     }
 
     /// A progress display on standard error: a bar when it is a terminal, plain lines otherwise.
-    public static func standardError(label: String, unit: String) -> TerminalProgress {
+    public static func standardError(label: String, unit: String?) -> TerminalProgress {
         TerminalProgress(label: label, unit: unit, style: isatty(STDERR_FILENO) == 1 ? .bar : .lines) { text in
             FileHandle.standardError.write(Data(text.utf8))
         }
@@ -107,18 +107,20 @@ public final class TerminalProgress: Sendable {
     }
 
     /// The bar's text: `[#####     ] 45 %  450000/1000000 cards  ETA 12 s` (no ETA before the first item).
-    public static func bar(done: Int, total: Int, unit: String, elapsed: Duration, width: Int = barWidth) -> String {
+    public static func bar(done: Int, total: Int, unit: String?, elapsed: Duration, width: Int = barWidth) -> String {
         let percent = percent(done, total)
         let filled = min(width, percent * width / 100)
         var text = "[" + String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled) + "] "
-        text += "\(percent) %  \(done)/\(total) \(unit)"
+        text += "\(percent) %"
+        if let unit { text += "  \(done)/\(total) \(unit)" }
         if let eta = eta(done: done, total: total, elapsed: elapsed) { text += "  ETA " + duration(eta) }
         return text
     }
 
-    /// A plain line: `import: 450000/1000000 cards (45 %)`.
-    public static func line(label: String, done: Int, total: Int, unit: String) -> String {
-        "\(label): \(done)/\(total) \(unit) (\(percent(done, total)) %)"
+    /// A plain line: `import: 450000/1000000 cards (45 %)`, or `read: 45 %` without a unit.
+    public static func line(label: String, done: Int, total: Int, unit: String?) -> String {
+        guard let unit else { return "\(label): \(percent(done, total)) %" }
+        return "\(label): \(done)/\(total) \(unit) (\(percent(done, total)) %)"
     }
 
     /// Whole percent of `total` done (100 for nothing to do).

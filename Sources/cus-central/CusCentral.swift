@@ -133,9 +133,12 @@ struct Registry: AsyncParsableCommand {
 
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
+            // Reading the file, then writing the registry: each shows its progress on stderr (a bar on a
+            // terminal, plain lines otherwise); stdout stays the summary.
+            let reading = TerminalProgress.standardError(label: "read", unit: nil)
             let parsed: RegistryCSV.Result
-            do { parsed = try RegistryCSV.parse(Array(data)) } catch { fail("\(file): \(error)") }
-            // Progress on stderr (a bar on a terminal, plain lines otherwise); stdout stays the summary.
+            do { parsed = try RegistryCSV.parse(Array(data)) { lines, total in reading.update(lines, of: total) } } catch { fail("\(file): \(error)") }
+            reading.finish()
             let progress = TerminalProgress.standardError(label: "import", unit: "cards")
             let report = try await withStore(db) { store in
                 try await store.importRegistry(parsed.rows) { done, total in progress.update(done, of: total) }

@@ -33,13 +33,16 @@ struct ReplicaCommand: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: file) else {
                 fail("cannot read \(file)", code: 65)
             }
+            // Reading the file, then writing the replica: each shows its progress on stderr (a bar on a
+            // terminal, plain lines otherwise); stdout stays the summary.
+            let reading = TerminalProgress.standardError(label: "read", unit: nil)
             let parsed: RegistryCSV.Result
-            do { parsed = try RegistryCSV.parse(Array(data)) } catch {
+            do { parsed = try RegistryCSV.parse(Array(data)) { lines, total in reading.update(lines, of: total) } } catch {
                 fail("\(file): \(error)", code: 65)
             }
+            reading.finish()
             let replica = try openReplica(config)
             let report: ImportReport
-            // Progress on stderr (a bar on a terminal, plain lines otherwise); stdout stays the summary.
             let progress = TerminalProgress.standardError(label: "import", unit: "cards")
             do {
                 report = try replica.importRegistry(parsed.rows) { done, total in progress.update(done, of: total) }

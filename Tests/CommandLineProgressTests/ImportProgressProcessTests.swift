@@ -15,20 +15,27 @@ struct ImportProgressProcessTests {
         return try dir.write("registry.csv", lines.joined(separator: "\n") + "\n")
     }
 
-    /// The progress lines in `stderr`, checked for form; their counts in order.
-    static func progressCounts(_ stderr: String) throws -> [(done: Int, percent: Int)] {
+    /// The progress lines in `stderr`, checked for form: reading the file (percentages), then writing (counts).
+    static func progress(_ stderr: String) throws -> (reading: [Int], writing: [(done: Int, percent: Int)]) {
         #expect(!stderr.contains("\r"), "no bar redraws when stderr is not a terminal")
+        var reading: [Int] = []
         var counts: [(Int, Int)] = []
         for line in stderr.split(separator: "\n") {
+            if let match = line.wholeMatch(of: /read: (\d+) %/) {
+                #expect(counts.isEmpty, "the file is read before anything is written")
+                reading.append(Int(match.1) ?? -1)
+                continue
+            }
             let match = try #require(line.wholeMatch(of: /import: (\d+)\/(\d+) cards \((\d+) %\)/), "unexpected stderr line: \(line)")
             #expect(Int(match.2) == cards)
             counts.append((Int(match.1) ?? -1, Int(match.3) ?? -1))
         }
-        return counts
+        return (reading, counts)
     }
 
     static func checkProgress(_ stderr: String) throws {
-        let counts = try progressCounts(stderr)
+        let (reading, counts) = try progress(stderr)
+        #expect(reading.last == 100 && reading == reading.sorted(), "\(reading)")
         // A line at every tenth (0 % to 100 %), never more than one per tenth plus the 5-second ones.
         #expect(counts.first?.done == 0)
         #expect(counts.last?.done == cards && counts.last?.percent == 100)

@@ -27,6 +27,9 @@ struct TerminalProgressTests {
 
     @Test func aPlainLineSaysHowFar() {
         #expect(TerminalProgress.line(label: "import", done: 450_000, total: 1_000_000, unit: "cards") == "import: 450000/1000000 cards (45 %)")
+        // Without a unit, the percentage alone.
+        #expect(TerminalProgress.line(label: "read", done: 45, total: 100, unit: nil) == "read: 45 %")
+        #expect(TerminalProgress.bar(done: 1, total: 4, unit: nil, elapsed: .seconds(1), width: 4) == "[#   ] 25 %  ETA 3 s")
     }
 
     @Test func theBarIsRedrawnInPlaceAtMostTenTimesASecond() {

@@ -111,9 +111,8 @@ def test_the_screen_shows_the_bootstrap_progress(browser):
         browser.get(kiosk.base + "/")
         preparing = browser.find_element(By.ID, "preparing")
         pattern = re.compile(r"Przygotowanie danych: (\d+) %")
-        wait(browser, 60).until(lambda b: preparing.is_displayed() and pattern.fullmatch(preparing.text)
-                                and int(pattern.fullmatch(preparing.text).group(1)) > 0)
-        assert proxy.stalling.is_set()
+        wait(browser, 60).until(lambda b: proxy.stalling.is_set() and preparing.is_displayed()
+                                and pattern.fullmatch(preparing.text) and int(pattern.fullmatch(preparing.text).group(1)) > 0)
         # Once what got through is stored (a moment), the figure stays put: the screen shows the status's.
         time.sleep(2)
         percent = kiosk.status()["bootstrap"]["percent"]

@@ -85,6 +85,7 @@ public struct StatusReport: Sendable, Codable, Equatable {
         /// When the download began.
         public var started: Date
 
+        /// A download's progress as the sync engine measured it.
         public init(cards: Int, total: Int?, percent: Int?, etaSeconds: Int?, started: Date) {
             self.cards = cards
             self.total = total

@@ -112,7 +112,7 @@ struct PowerCutTests {
         _ round: Int, rng: inout SplitMix64, state: String, central: String, token: String,
         environment: [String: String], emulator: PN532Emulator, tally: Tally
     ) async throws {
-        // The cut comes at a random instant in the second after the start: about one in ten falls before kioskd listens.
+        // The cut comes at a random instant in the second after the start: a few in a hundred fall before kioskd listens.
         let delay = Duration.milliseconds(Int.random(in: 0...1000, using: &rng))
         let seeds = (0..<3).map { _ in rng.next() }
         let kiosk = try Kiosk(state: state, central: central, token: token, extraEnvironment: environment)

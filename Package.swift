@@ -74,6 +74,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "PN532Emulator", swiftSettings: swiftSettings),
+        .target(name: "CommandLineProgress", swiftSettings: swiftSettings),
 
         // MARK: Running under systemd
         .target(name: "SystemdNotify", swiftSettings: swiftSettings),
@@ -184,7 +185,7 @@ let package = Package(
         .executableTarget(
             name: "cus-central",
             dependencies: [
-                "CardModel", "CentralWire", "RegistryCSV", "CentralStore", "CentralAPI", "SystemdNotify",
+                "CardModel", "CentralWire", "RegistryCSV", "CentralStore", "CentralAPI", "SystemdNotify", "CommandLineProgress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -205,6 +206,7 @@ let package = Package(
             name: "kioskctl",
             dependencies: [
                 "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskCore", "CardFormat", "CardReader", "StateFiles", "StateBackup",
+                "CommandLineProgress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -290,7 +292,8 @@ let package = Package(
             name: "SyncTests",
             dependencies: [
                 "KioskTestSupport",
-                "CardModel", "CentralWire", "Replica", "Outbox", "KioskCore", "Sync",
+                "CardModel", "CentralWire", "Replica", "Outbox", "KioskCore", "Sync", "PN532Emulator",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -300,6 +303,9 @@ let package = Package(
         .testTarget(name: "CardFormatTests", dependencies: ["CardModel", "CardFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "PN532EmulatorTests", dependencies: ["PN532Emulator"], swiftSettings: swiftSettings),
         .testTarget(name: "PackagingTests", dependencies: ["KioskTestSupport", "KioskConfig", "KioskCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CommandLineProgressTests", dependencies: ["CommandLineProgress", "KioskTestSupport"], swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CardReaderTests",
             dependencies: [

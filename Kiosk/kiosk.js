@@ -21,6 +21,7 @@ const T = {
     keepCard: "Zostaw kartę na czytniku, dopóki nie skończysz.",
     tooMany: (n) => `Zbyt wiele prób. Spróbuj ponownie za ${n} s.`,
     clockBehind: "Zegar kiosku jest cofnięty — powiadom obsługę.",
+    preparing: (p) => p == null ? "Przygotowanie danych…" : `Przygotowanie danych: ${p} %`,
     verdict: {
       valid: "Karta ważna", expired: "Karta nieważna", not_yet_valid: "Karta jeszcze nieważna", suspended: "Karta zawieszona",
       revoked: "Karta unieważniona", lost: "Karta zgłoszona jako zgubiona", unknown: "Nie znamy tej karty",
@@ -43,6 +44,7 @@ const T = {
     keepCard: "Залиште картку на зчитувачі, доки не закінчите.",
     tooMany: (n) => `Забагато спроб. Спробуйте ще раз через ${n} с.`,
     clockBehind: "Годинник кіоску відстає — повідомте персонал.",
+    preparing: (p) => p == null ? "Підготовка даних…" : `Підготовка даних: ${p} %`,
     verdict: {
       valid: "Картка дійсна", expired: "Картка недійсна", not_yet_valid: "Картка ще не дійсна", suspended: "Картку призупинено",
       revoked: "Картку анульовано", lost: "Картку заявлено як загублену", unknown: "Картка невідома",
@@ -65,6 +67,7 @@ const T = {
     keepCard: "Leave the card on the reader until you finish.",
     tooMany: (n) => `Too many attempts. Try again in ${n} s.`,
     clockBehind: "The kiosk's clock is behind — tell the staff.",
+    preparing: (p) => p == null ? "Preparing data…" : `Preparing data: ${p} %`,
     verdict: {
       valid: "Card valid", expired: "Card expired", not_yet_valid: "Card not valid yet", suspended: "Card suspended",
       revoked: "Card revoked", lost: "Card reported lost", unknown: "Card not known",
@@ -97,6 +100,7 @@ const replacedSessions = [];
 let pauseUntil = 0;            // number entry is paused by the server (429) until this time (ms)
 let pauseTimer = null;
 let statusTimer = null;
+let statusEvery = 5000;        // ms between status polls (shorter while a bootstrap runs)
 
 function t() { return T[lang]; }
 
@@ -314,6 +318,17 @@ function renderStatus(s) {
   const behind = Boolean(s.clock && s.clock.ok === false);
   $("clock-warning").textContent = behind ? t().clockBehind : "";
   $("clock-warning").hidden = !behind;
+  // A snapshot download into an empty replica: say so rather than answer "card not known" in silence.
+  const preparing = Boolean(s.bootstrap);
+  $("preparing").textContent = preparing ? t().preparing(s.bootstrap.percent) : "";
+  $("preparing").hidden = !preparing;
+  // Poll every second while data is being prepared, so the percentage moves; every 5 s otherwise.
+  const every = preparing ? 1000 : 5000;
+  if (every !== statusEvery) {
+    statusEvery = every;
+    clearInterval(statusTimer);
+    statusTimer = setInterval(refreshStatus, statusEvery);
+  }
 }
 
 async function refreshStatus() {
@@ -425,6 +440,6 @@ document.addEventListener("DOMContentLoaded", () => {
   tick();
   setInterval(tick, 30000);
   refreshStatus();
-  statusTimer = setInterval(refreshStatus, 5000);
+  statusTimer = setInterval(refreshStatus, statusEvery);
   connectEvents();
 });

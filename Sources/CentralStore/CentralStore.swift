@@ -4,6 +4,13 @@ public import Foundation
 public import Logging
 public import RegistryCSV
 
+extension CentralStore {
+    /// Upserts every card number in `rows` as a whole (chips, holder, entitlements); idempotent.
+    public func importRegistry(_ rows: [RegistryRow]) async throws(CentralStoreError) -> RegistryImportReport {
+        try await importRegistry(rows, progress: nil)
+    }
+}
+
 /// A part of a registry snapshot, delivered in order: one header, then pages of cards.
 public enum SnapshotPart: Sendable {
     /// The sequence the snapshot is consistent at, and how many cards follow.
@@ -18,7 +25,11 @@ public enum SnapshotPart: Sendable {
 /// same SQL and migrations, so the HTTP layer and the CLI never know which one they use.
 public protocol CentralStore: Sendable {
     /// Upserts every card number in `rows` as a whole (chips, holder, entitlements); idempotent.
-    func importRegistry(_ rows: [RegistryRow]) async throws(CentralStoreError) -> RegistryImportReport
+    ///
+    /// `progress` is told the card numbers written so far and their total as the import goes on.
+    func importRegistry(
+        _ rows: [RegistryRow], progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+    ) async throws(CentralStoreError) -> RegistryImportReport
     /// Creates or renames a person (`displayName` is first name and initial, e.g. "Anna K.").
     func upsertPerson(id: String, displayName: String) async throws(CentralStoreError)
     /// Replaces a person's entitlements.

@@ -162,7 +162,9 @@ final class RelationalCentralStore: CentralStore {
         return nil
     }
 
-    func importRegistry(_ rows: [RegistryRow]) async throws(CentralStoreError) -> RegistryImportReport {
+    func importRegistry(
+        _ rows: [RegistryRow], progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+    ) async throws(CentralStoreError) -> RegistryImportReport {
         var refusedByRules: [RowErrorView] = []
         var publishable: [RegistryRow] = []
         for row in rows {
@@ -177,7 +179,8 @@ final class RelationalCentralStore: CentralStore {
             var refused = refusedByRules
             var cards = 0
             var changes = 0
-            for (number, group) in groups {
+            for (done, (number, group)) in groups.enumerated() {
+                progress?(done, groups.count)
                 var rowErrors: [RowError] = []
                 let planned = RegistryChip.plan(group, refused: &rowErrors)
                 refused += rowErrors.map { RowErrorView(line: $0.line, reason: $0.reason) }
@@ -197,6 +200,7 @@ final class RelationalCentralStore: CentralStore {
                 changes += try await writeImported(db, number: number, chips: chips)
                 cards += 1
             }
+            progress?(groups.count, groups.count)
             return (cards, changes, refused)
         }
         return RegistryImportReport(cards: cards, changes: changes, refused: refused.sorted { $0.line < $1.line })

@@ -73,6 +73,29 @@ public struct StatusReport: Sendable, Codable, Equatable {
         }
     }
 
+    /// A snapshot download into the replica that is running: how far it got.
+    public struct BootstrapInfo: Sendable, Codable, Equatable {
+        /// Cards stored so far (counted per batch).
+        public var cards: Int
+        /// Cards the central's snapshot announced; `nil` until its header has arrived.
+        public var total: Int?
+        /// Whole percent of `total` stored; `nil` while `total` is unknown.
+        public var percent: Int?
+        /// Seconds left at the rate so far; `nil` until the first batch is stored.
+        public var etaSeconds: Int?
+        /// When the download began.
+        public var started: Date
+
+        /// A download's progress as the sync engine measured it.
+        public init(cards: Int, total: Int?, percent: Int?, etaSeconds: Int?, started: Date) {
+            self.cards = cards
+            self.total = total
+            self.percent = percent
+            self.etaSeconds = etaSeconds
+            self.started = started
+        }
+    }
+
     public var version: String
     public var kiosk: String
     public var now: Date
@@ -81,6 +104,8 @@ public struct StatusReport: Sendable, Codable, Equatable {
     public var outbox: OutboxInfo
     public var central: CentralInfo
     public var clock: ClockInfo
+    /// The snapshot download running now; absent when none runs.
+    public var bootstrap: BootstrapInfo?
 }
 
 extension StatusReport {
@@ -100,7 +125,8 @@ extension StatusReport {
             reader: await source.readerStatus(),
             outbox: await source.outboxStatus(),
             central: await source.centralStatus(),
-            clock: .init(await checkpoint.clockReport())
+            clock: .init(await checkpoint.clockReport()),
+            bootstrap: await source.bootstrapStatus()
         )
     }
 }
@@ -116,6 +142,13 @@ public protocol KioskStatusSource: Sendable {
     func readerStatus() async -> StatusReport.ReaderInfo
     func outboxStatus() async -> StatusReport.OutboxInfo
     func centralStatus() async -> StatusReport.CentralInfo
+    /// The snapshot download running now, if any.
+    func bootstrapStatus() async -> StatusReport.BootstrapInfo?
+}
+
+extension KioskStatusSource {
+    /// No central, no bootstrap.
+    public func bootstrapStatus() async -> StatusReport.BootstrapInfo? { nil }
 }
 
 /// A kiosk with no reader, no outbox and no central server: what `kioskd` reports before those start.

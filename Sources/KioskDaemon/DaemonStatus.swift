@@ -43,4 +43,8 @@ struct DaemonStatus: KioskStatusSource {
         info.warnings = warnings.isEmpty ? nil : warnings
         return info
     }
+
+    func bootstrapStatus() async -> StatusReport.BootstrapInfo? {
+        if case .syncing(let engine) = central { engine.bootstrapStatus } else { nil }
+    }
 }

@@ -1,4 +1,9 @@
 import CardModel
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Reads the card registry spreadsheets the town keeps (UTF-8 CSV, `,` or `;` separated).
 ///
@@ -40,11 +45,15 @@ public enum RegistryCSV {
     }
 
     /// Parses and checks a registry file's bytes.
-    public static func parse(_ data: [UInt8]) throws(FileError) -> Result {
+    ///
+    /// - Parameter progress: told the lines read so far and the file's line count (counted first, by
+    ///   one fast scan for line feeds) now and then while the file is split and its rows checked.
+    public static func parse(_ data: [UInt8], progress: ((_ lines: Int, _ total: Int) -> Void)? = nil) throws(FileError) -> Result {
         var bytes = data[...]
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw .notUTF8 }
-        let records = splitRecords(text)
+        let total = progress == nil ? 0 : lineCount(data)
+        let records = splitRecords(text) { line in progress?(line / 2, total) }
         guard let header = records.first(where: { !$0.isBlank }) else { throw .empty }
         var index: [String: Int] = [:]
         for (i, name) in header.fields.enumerated() {
@@ -58,6 +67,7 @@ public enum RegistryCSV {
 
         var result = Result(rows: [], errors: [])
         for record in records where record.line > header.line && (record.error != nil || !record.isBlank) {
+            if record.line % 1024 == 0 { progress?(total / 2 + record.line / 2, total) }
             if let problem = record.error {
                 result.errors.append(RowError(line: record.line, reason: problem))
                 continue
@@ -68,7 +78,22 @@ public enum RegistryCSV {
                 result.errors.append(error)
             }
         }
+        progress?(total, total)
         return result
+    }
+
+    /// Lines in `data`: its line feeds, plus one for a last line without one.
+    static func lineCount(_ data: [UInt8]) -> Int {
+        data.withUnsafeBufferPointer { buffer -> Int in
+            guard var p = buffer.baseAddress.map(UnsafeRawPointer.init) else { return 0 }
+            let end = p + buffer.count
+            var count = 0
+            while p < end, let hit = memchr(p, 0x0A, end - p) {
+                count += 1
+                p = UnsafeRawPointer(hit) + 1
+            }
+            return count + (buffer.last == 0x0A ? 0 : 1)
+        }
     }
 
     private static func row(_ r: Record, _ index: [String: Int]) throws(RowError) -> RegistryRow {
@@ -141,7 +166,7 @@ public enum RegistryCSV {
 
     /// Splits CSV text into records (RFC 4180 quoting within a line), guessing the separator from the first line.
 
-    static func splitRecords(_ text: String) -> [Record] {
+    static func splitRecords(_ text: String, progress: ((_ line: Int) -> Void)? = nil) -> [Record] {
         let firstLine = text.prefix { $0 != "\n" && $0 != "\r\n" }
         let sep: Character = firstLine.filter { $0 == ";" }.count > firstLine.filter { $0 == "," }.count ? ";" : ","
         var records: [Record] = []
@@ -189,6 +214,7 @@ public enum RegistryCSV {
                 field = ""
                 line += 1
                 recordLine = line
+                if line & 1023 == 0 { progress?(line) }
             default:
                 field.append(c)
             }

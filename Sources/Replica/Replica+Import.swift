@@ -21,12 +21,18 @@ extension Replica {
     /// are left alone. Several rows with one number and one UID are several entitlements on that
     /// card; one number with several UIDs is a replaced card: the `active`/`suspended` chip is the
     /// current one and the `revoked`/`lost` chips point to it.
-    public func importRegistry(_ rows: [RegistryRow], at now: Date = Date()) throws(ReplicaError) -> ImportReport {
+    ///
+    /// - Parameter progress: told the card numbers written so far and their total as the import goes on.
+    public func importRegistry(
+        _ rows: [RegistryRow], at now: Date = Date(), progress: ((_ done: Int, _ total: Int) -> Void)? = nil
+    ) throws(ReplicaError) -> ImportReport {
         var refused: [RowError] = []
         var report = ImportReport(cards: 0, entitlements: 0, refused: [])
         do {
             try pool.write { db in
-                for (number, group) in RegistryChip.groupByCard(rows) {
+                let groups = RegistryChip.groupByCard(rows)
+                for (done, (number, group)) in groups.enumerated() {
+                    progress?(done, groups.count)
                     let cards = RegistryChip.plan(group, refused: &refused)
                     guard !cards.isEmpty else { continue }
                     // A chip may not move silently from one card number to another.
@@ -48,6 +54,7 @@ extension Replica {
                     report.entitlements += entitlementsWritten
                 }
                 try db.execute(sql: "UPDATE sync_state SET last_import_at = ? WHERE id = 1", arguments: [Replica.stamp(now)])
+                progress?(groups.count, groups.count)
             }
         } catch {
             throw Replica.translate(error, path: path)

@@ -124,8 +124,11 @@ extension Replica {
     /// reads from its own snapshot of the file, so the check path keeps answering from the old registry
     /// during the whole load and sees the new one only at the commit: never a half replica.
     ///
+    /// - Parameter stored: told the number of cards written so far after each batch (on the writer's thread; keep it cheap).
     /// - Throws: ``ReplicaError`` `.database` when the snapshot was incomplete, or the SQLite error.
-    public func replaceAll(from feed: SnapshotFeed, at now: Date = Date()) async throws(ReplicaError) -> SnapshotSummary {
+    public func replaceAll(
+        from feed: SnapshotFeed, at now: Date = Date(), stored progress: (@Sendable (Int) -> Void)? = nil
+    ) async throws(ReplicaError) -> SnapshotSummary {
         let path = self.path
         defer { feed.stop() }
         do {
@@ -150,6 +153,7 @@ extension Replica {
                             }
                         }
                         stored += batch.count
+                        progress?(stored)
                         // As in a one-piece replacement, people left without a card by a stale chip stay.
                         touched.removeAll(keepingCapacity: true)
                     case .failed:

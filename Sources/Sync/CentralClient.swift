@@ -17,14 +17,14 @@ public protocol CentralConnection: Sendable {
     /// `GET /v1/registry/changes?after=&limit=`, checked.
     func changes(after: Int64, limit: Int) async throws(SyncError) -> CentralFeedPage
     /// `GET /v1/registry/snapshot`, streamed: hands the checked cards to `receive` in batches of at most
-    /// `batchSize` as they arrive, and returns the header's sequence and card count once every card has
-    /// arrived and their number matched the header.
+    /// `batchSize` as they arrive, with the card count the header announced (for progress), and returns
+    /// the header's sequence and card count once every card has arrived and their number matched the header.
     ///
     /// Memory stays bounded whatever the registry's size; a snapshot cut short or malformed anywhere
     /// throws ``SyncError`` `.malformed` (after some batches may have been handed over: the receiver
     /// must apply them atomically, as ``Replica/replaceAll(from:at:)`` does).
     func snapshot(
-        batchSize: Int, _ receive: @Sendable ([SyncedCard]) async throws(SyncError) -> Void
+        batchSize: Int, _ receive: @Sendable (_ cards: [SyncedCard], _ announced: Int) async throws(SyncError) -> Void
     ) async throws(SyncError) -> (seq: Int64, cards: Int)
     /// `POST /v1/requests`: one result per item, keyed by idempotency key.
     func submit(_ items: [OutboxItem]) async throws(SyncError) -> [String: DeliveryResult]
@@ -136,7 +136,7 @@ public final class HTTPCentralClient: CentralConnection {
     static let maxSnapshotCards = 100_000_000
 
     public func snapshot(
-        batchSize: Int, _ receive: @Sendable ([SyncedCard]) async throws(SyncError) -> Void
+        batchSize: Int, _ receive: @Sendable (_ cards: [SyncedCard], _ announced: Int) async throws(SyncError) -> Void
     ) async throws(SyncError) -> (seq: Int64, cards: Int) {
         var request = HTTPClientRequest(url: base + "/v1/registry/snapshot")
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -176,7 +176,7 @@ public final class HTTPCentralClient: CentralConnection {
                 } else {
                     try reader.consume(&chunk)
                 }
-                while let batch = reader.takeBatch() { try await receive(batch) }
+                while let batch = reader.takeBatch() { try await receive(batch, reader.announced) }
             }
         } catch let error as SyncError {
             throw error
@@ -184,7 +184,7 @@ public final class HTTPCentralClient: CentralConnection {
             throw Self.classify(error)
         }
         let header = try reader.finish()
-        while let batch = reader.takeBatch(all: true) { try await receive(batch) }
+        while let batch = reader.takeBatch(all: true) { try await receive(batch, header.cards) }
         return header
     }
 

@@ -116,6 +116,9 @@ struct SnapshotReader {
         }
     }
 
+    /// The card count the header announced (0 before the header).
+    var announced: Int { header?.cards ?? 0 }
+
     /// A full batch, if one is ready; with `all`, also the last, partial one.
     mutating func takeBatch(all: Bool = false) -> [SyncedCard]? {
         if !ready.isEmpty { return ready.removeFirst() }

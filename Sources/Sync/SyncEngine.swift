@@ -22,6 +22,7 @@ public actor SyncEngine: SyncTrigger {
     let snapshotBatchSize = 2000
     private let tracker: StatusTracker
     private let metrics: KioskMetrics
+    private let bootstrapTracker = BootstrapTracker()
     private var running: Task<SyncOutcome, Never>?
 
     public init(
@@ -40,6 +41,9 @@ public actor SyncEngine: SyncTrigger {
 
     /// The central's state for `/api/v1/status`; readable while a sync runs.
     public nonisolated var centralStatus: StatusReport.CentralInfo { tracker.info }
+
+    /// The snapshot download running now, for `/api/v1/status`; `nil` when none runs.
+    public nonisolated var bootstrapStatus: StatusReport.BootstrapInfo? { bootstrapTracker.info }
 
     /// Syncs now, or waits for the sync already running.
     ///
@@ -137,11 +141,15 @@ public actor SyncEngine: SyncTrigger {
         let feed = SnapshotFeed(capacity: 2)
         let replica = self.replica
         let tracker = self.tracker
-        let writer = Task { try await replica.replaceAll(from: feed) }
+        let progress = bootstrapTracker
+        progress.begin()
+        defer { progress.end() }
+        let writer = Task { try await replica.replaceAll(from: feed, stored: { progress.stored($0) }) }
         let header: (seq: Int64, cards: Int)
         do {
-            header = try await central.snapshot(batchSize: snapshotBatchSize) { @Sendable (cards: [SyncedCard]) throws(SyncError) in
+            header = try await central.snapshot(batchSize: snapshotBatchSize) { @Sendable (cards: [SyncedCard], announced: Int) throws(SyncError) in
                 tracker.contacted()
+                progress.announce(total: announced)
                 guard await feed.send(cards) else { throw SyncError(.local, "the replica stopped taking the snapshot") }
             }
         } catch {

@@ -3,6 +3,7 @@ import CardModel
 import CentralAPI
 import CentralStore
 import CentralWire
+import CommandLineProgress
 import Foundation
 import Hummingbird
 import Logging
@@ -159,9 +160,17 @@ struct Registry: AsyncParsableCommand {
 
         func run() async throws {
             guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
+            // Reading the file, then writing the registry: each shows its progress on stderr (a bar on a
+            // terminal, plain lines otherwise); stdout stays the summary.
+            let reading = TerminalProgress.standardError(label: "read", unit: nil)
             let parsed: RegistryCSV.Result
-            do { parsed = try RegistryCSV.parse(Array(data)) } catch { fail("\(file): \(error)") }
-            let report = try await withStore(db) { store in try await store.importRegistry(parsed.rows) }
+            do { parsed = try RegistryCSV.parse(Array(data)) { lines, total in reading.update(lines, of: total) } } catch { fail("\(file): \(error)") }
+            reading.finish()
+            let progress = TerminalProgress.standardError(label: "import", unit: "cards")
+            let report = try await withStore(db) { store in
+                try await store.importRegistry(parsed.rows) { done, total in progress.update(done, of: total) }
+            }
+            progress.finish()
             let refused = (parsed.errors.map { ($0.line, $0.reason) } + report.refused.map { ($0.line, $0.reason) }).sorted { $0.0 < $1.0 }
             for (line, reason) in refused {
                 FileHandle.standardError.write(Data("\(file):\(line): refused: \(reason)\n".utf8))

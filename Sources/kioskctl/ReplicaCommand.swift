@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineProgress
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -32,13 +33,24 @@ struct ReplicaCommand: AsyncParsableCommand {
             guard let data = FileManager.default.contents(atPath: file) else {
                 fail("cannot read \(file)", code: 65)
             }
+            // Reading the file, then writing the replica: each shows its progress on stderr (a bar on a
+            // terminal, plain lines otherwise); stdout stays the summary.
+            let reading = TerminalProgress.standardError(label: "read", unit: nil)
             let parsed: RegistryCSV.Result
-            do { parsed = try RegistryCSV.parse(Array(data)) } catch {
+            do { parsed = try RegistryCSV.parse(Array(data)) { lines, total in reading.update(lines, of: total) } } catch {
                 fail("\(file): \(error)", code: 65)
             }
+            reading.finish()
             let replica = try openReplica(config)
             let report: ImportReport
-            do { report = try replica.importRegistry(parsed.rows) } catch { fail("\(error)", code: 1) }
+            let progress = TerminalProgress.standardError(label: "import", unit: "cards")
+            do {
+                report = try replica.importRegistry(parsed.rows) { done, total in progress.update(done, of: total) }
+            } catch {
+                progress.finish()
+                fail("\(error)", code: 1)
+            }
+            progress.finish()
             let refused = (parsed.errors + report.refused).sorted { $0.line < $1.line }
             for error in refused {
                 FileHandle.standardError.write(Data("\(file):\(error.line): refused: \(error.reason)\n".utf8))

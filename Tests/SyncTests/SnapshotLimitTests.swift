@@ -19,7 +19,7 @@ struct SnapshotLimitTests {
         let small = try HTTPCentralClient(url: central.url, token: token, caFile: nil, maxSnapshotBytes: 16 * 1024)
         let received = ReceivedCount()
         do {
-            _ = try await small.snapshot(batchSize: 100) { batch in received.add(batch.count) }
+            _ = try await small.snapshot(batchSize: 100) { batch, _ in received.add(batch.count) }
             Issue.record("a snapshot over 16 KiB was read whole")
         } catch {
             #expect(error.code == .malformed)
@@ -30,7 +30,7 @@ struct SnapshotLimitTests {
 
         let ample = try HTTPCentralClient(url: central.url, token: token, caFile: nil)
         let all = ReceivedCount()
-        let header = try await ample.snapshot(batchSize: 500) { batch in all.add(batch.count) }
+        let header = try await ample.snapshot(batchSize: 500) { batch, _ in all.add(batch.count) }
         #expect(header.cards == 3000 && all.value == 3000)
         await ample.shutdown()
     }

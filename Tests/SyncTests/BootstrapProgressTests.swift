@@ -1,0 +1,151 @@
+import Foundation
+import KioskTestSupport
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bootstrap from a real `cus-central`, held part-way by a proxy, shows its progress in `/api/v1/status`.
+@Suite("Bootstrap progress in the status")
+struct BootstrapProgressTests {
+    @Test func aRunningBootstrapReportsCardsTotalPercentAndTimeLeft() async throws {
+        let dir = TempDir(prefix: "bootstrap-progress")
+        let central = CentralProcess(dir: dir)
+        let total = 8000
+        try await central.importRegistry(bigRegistryCSV(count: total, prefix: "PRG"))
+        let token = try await central.enrolKiosk("progress-1")
+        try await central.start()
+        let upstream = try #require(central.address.split(separator: ":").last.flatMap { Int($0) })
+        // The gzip snapshot is ~28 bytes a card: some 3,000 cards get through, then the reply waits part-way.
+        let proxy = try StallingProxy(upstreamPort: upstream, stallAfter: 90_000)
+        let kiosk = try Kiosk(state: dir.file("state"), central: proxy.url, token: token)
+        defer { kiosk.terminate() }
+        try await kiosk.waitUntilListening()
+
+        var bootstrap: [String: Any] = [:]
+        try await eventually("a bootstrap held part-way with cards stored", timeout: .seconds(60)) {
+            guard proxy.isStalling else { return false }
+            bootstrap = try await kiosk.status()["bootstrap"] as? [String: Any] ?? [:]
+            return (bootstrap["cards"] as? Int ?? 0) > 0
+        }
+        let cards = try #require(bootstrap["cards"] as? Int)
+        #expect(cards < total && cards % 2000 == 0, "stored per batch of 2000: \(cards)")
+        #expect(bootstrap["total"] as? Int == total)
+        #expect(bootstrap["percent"] as? Int == cards * 100 / total)
+        #expect((bootstrap["eta_seconds"] as? Int).map { $0 >= 0 } == true)
+        let started = try #require(bootstrap["started"] as? String)
+        #expect(try Date(started, strategy: .iso8601) <= Date())
+        // Until the commit the replica answers from what it had: nothing.
+        #expect(try await kiosk.cardCount() == 0)
+
+        proxy.release()
+        try await eventually("the bootstrap over", timeout: .seconds(120)) {
+            let status = try await kiosk.status()
+            return status["bootstrap"] == nil && (status["replica"] as? [String: Any])?["cards"] as? Int == total
+        }
+    }
+}
+
+/// A TCP proxy to a local server that holds back the reply to `GET /v1/registry/snapshot` after
+/// `stallAfter` bytes until ``release()``; every other byte goes through untouched.
+final class StallingProxy: Sendable {
+    let port: Int
+    private let listener: Int32
+    private let released = Mutex(false)
+    private let stalling = Mutex(false)
+
+    init(upstreamPort: Int, stallAfter: Int) throws {
+        let (fd, port) = try boundLoopbackSocket()
+        guard listen(fd, 16) == 0 else {
+            close(fd)
+            throw TestFailure("the proxy cannot listen")
+        }
+        listener = fd
+        self.port = port
+        Thread { [self] in
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 { return }
+                guard let server = try? connectTCP(port: upstreamPort) else {
+                    close(client)
+                    continue
+                }
+                let connection = Connection()
+                Thread {
+                    Self.pump(from: client, to: server) { bytes in
+                        if String(decoding: bytes.prefix(64), as: UTF8.self).contains("/v1/registry/snapshot") {
+                            connection.isSnapshot.withLock { $0 = true }
+                        }
+                    }
+                    connection.done(client, server)
+                }.start()
+                Thread { [self] in
+                    var forwarded = 0
+                    var held = false
+                    Self.pump(from: server, to: client) { bytes in
+                        guard !held, connection.isSnapshot.withLock({ $0 }) else { return }
+                        forwarded += bytes.count
+                        guard forwarded > stallAfter else { return }
+                        held = true
+                        stalling.withLock { $0 = true }
+                        while !released.withLock({ $0 }) { usleep(10_000) }
+                        stalling.withLock { $0 = false }
+                    }
+                    connection.done(server, client)
+                }.start()
+            }
+        }.start()
+    }
+
+    /// One proxied connection: whether it carries the snapshot, and its sockets closed once both directions end.
+    private final class Connection: Sendable {
+        let isSnapshot = Mutex(false)
+        private let ended = Mutex(0)
+
+        func done(_ a: Int32, _ b: Int32) {
+            let both = ended.withLock { n in
+                n += 1
+                return n == 2
+            }
+            if both {
+                close(a)
+                close(b)
+            }
+        }
+    }
+
+    /// Copies bytes until either side closes, showing each chunk to `inspect` before sending it on.
+    private static func pump(from source: Int32, to sink: Int32, inspect: ([UInt8]) -> Void) {
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = recv(source, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            let chunk = Array(buffer[0..<n])
+            inspect(chunk)
+            var sent = 0
+            while sent < n {
+                let m = chunk[sent...].withUnsafeBytes { send(sink, $0.baseAddress, n - sent, Int32(MSG_NOSIGNAL)) }
+                if m <= 0 { break }
+                sent += m
+            }
+            if sent < n { break }
+        }
+        shutdown(source, Int32(SHUT_RDWR))
+        shutdown(sink, Int32(SHUT_RDWR))
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    /// True while the snapshot's reply is held back.
+    var isStalling: Bool { stalling.withLock { $0 } }
+
+    /// Lets the snapshot's reply go on.
+    func release() { released.withLock { $0 = true } }
+
+    deinit {
+        release()
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+}

@@ -149,6 +149,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Self-check
+        .systemLibrary(name: "CTimex"),
+        .target(
+            name: "Doctor",
+            dependencies: [
+                "CTimex", "CardModel", "CardReader", "KioskConfig", "KioskAPI", "Replica", "Outbox", "StateFiles",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Executables (thin)
         .executableTarget(
             name: "cus-central",
@@ -172,7 +186,7 @@ let package = Package(
         .executableTarget(
             name: "kioskctl",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "CardFormat", "CardReader", "StateFiles",
+                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "CardFormat", "CardReader", "StateFiles", "Doctor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

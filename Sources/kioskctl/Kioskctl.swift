@@ -6,7 +6,7 @@ struct Kioskctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kioskctl",
         abstract: "Operate a CUS card-check kiosk.",
-        subcommands: [ReplicaCommand.self, CheckCommand.self, StatusCommand.self, SyncCommand.self, CardCommand.self]
+        subcommands: [ReplicaCommand.self, CheckCommand.self, StatusCommand.self, SyncCommand.self, CardCommand.self, DoctorCommand.self]
     )
 }
 

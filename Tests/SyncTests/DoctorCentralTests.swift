@@ -1,0 +1,100 @@
+import Foundation
+import KioskTestSupport
+import Testing
+
+/// `kioskctl doctor`'s central checks against a real `cus-central`: the token accepted or refused,
+/// a host that does not resolve, a port nobody listens on.
+@Suite("kioskctl doctor and the central", .serialized)
+struct DoctorCentralTests {
+    /// Runs `kioskctl doctor --json` (and the text form, which must agree on the exit status) for a
+    /// kiosk with no reader and an empty fake `/proc`, pointed at `url` with `token`.
+    func doctor(_ dir: TempDir, url: String, token: String?) async throws -> (status: Int32, text: String, checks: [String: [String: Any]]) {
+        let state = dir.file("state")
+        let config = try dir.write("kiosk-\(UUID().uuidString.prefix(6)).toml", """
+            state_dir = "\(state)"
+            [nfc]
+            enabled = false
+            [central]
+            url = "\(url)"
+            \(token.map { "token = \"\($0)\"" } ?? "")
+
+            """)
+        try FileManager.default.createDirectory(atPath: dir.file("proc"), withIntermediateDirectories: true)
+        let env = ["KIOSK_DOCTOR_PROC_ROOT": dir.file("proc"), "KIOSK_DOCTOR_SYS_ROOT": dir.file("proc"), "LANG": "en_GB.UTF-8", "LC_ALL": "", "LC_MESSAGES": ""]
+        let text = try await run(binary("kioskctl"), ["doctor", "--config", config], environment: env)
+        let json = try await run(binary("kioskctl"), ["doctor", "--config", config, "--json"], environment: env)
+        #expect(text.status == json.status, "\(text.stdout)\n\(json.stdout)")
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        var checks: [String: [String: Any]] = [:]
+        for check in object?["checks"] as? [[String: Any]] ?? [] {
+            if let id = check["id"] as? String, checks[id] == nil { checks[id] = check }
+        }
+        #expect((object?["fit"] as? Bool) == (json.status == 0))
+        return (text.status, text.stdout, checks)
+    }
+
+    @Test("a central that accepts the token: every central check ok and exit 0; one that refuses it: central.token is a problem, exit 1")
+    func tokenAcceptedAndRefused() async throws {
+        let dir = TempDir(prefix: "doctor-central")
+        let central = CentralProcess(dir: dir)
+        let token = try await central.enrolKiosk("doctor-1")
+        try await central.importRegistry(registryCSV())
+        try await central.start()
+
+        // Synced once by a real kioskd, so the last sync is known.
+        let kiosk = try Kiosk(state: dir.file("state"), central: central.url, token: token)
+        try await kiosk.waitUntilListening()
+        _ = try await kiosk.syncUntilOK()
+        kiosk.terminate()
+
+        let good = try await doctor(dir, url: central.url, token: token)
+        #expect(good.status == 0, "\(good.text)")
+        for id in ["central.configured", "central.dns", "central.tcp", "central.token", "central.last_sync", "clock.plausible"] {
+            #expect(good.checks[id]?["status"] as? String == "ok", "\(id): \(good.text)")
+        }
+        #expect(good.checks["central.tls"]?["status"] as? String == "skipped", "plain http: no TLS to check")
+        #expect((good.checks["clock.plausible"]?["detail"] as? [String: String])?["central_date"] != nil, "the central's Date header was read")
+        #expect(good.checks["config.warning"]?["status"] as? String == "warning", "a token over plain http:// is warned about")
+
+        let refused = try await doctor(dir, url: central.url, token: "not-a-real-token-0000000000")
+        #expect(refused.status == 1, "\(refused.text)")
+        #expect(refused.checks["central.token"]?["status"] as? String == "problem")
+        #expect(refused.text.contains("refuses the kiosk's token (HTTP 401)"))
+        #expect(refused.checks["central.tcp"]?["status"] as? String == "ok")
+        central.stop()
+    }
+
+    @Test("a central whose host does not resolve: central.dns is a problem, the later steps skipped, exit 1")
+    func hostDoesNotResolve() async throws {
+        let dir = TempDir(prefix: "doctor-central")
+        let result = try await doctor(dir, url: "http://cus-central.doctor-test.invalid:8080", token: "some-kiosk-token-000000")
+        #expect(result.status == 1, "\(result.text)")
+        #expect(result.checks["central.dns"]?["status"] as? String == "problem")
+        #expect(result.checks["central.tcp"]?["status"] as? String == "skipped")
+        #expect(result.checks["central.token"]?["status"] as? String == "skipped")
+    }
+
+    @Test("a central whose port is closed: central.tcp is a problem, exit 1")
+    func portClosed() async throws {
+        let dir = TempDir(prefix: "doctor-central")
+        let result = try await doctor(dir, url: "http://127.0.0.1:\(try freePort())", token: "some-kiosk-token-000000")
+        #expect(result.status == 1, "\(result.text)")
+        #expect(result.checks["central.dns"]?["status"] as? String == "ok")
+        #expect(result.checks["central.tcp"]?["status"] as? String == "problem")
+        #expect(result.text.contains("does not accept connections"))
+    }
+
+    @Test("no central configured: fine (an outreach kiosk), the central checks skipped")
+    func noCentral() async throws {
+        let dir = TempDir(prefix: "doctor-central")
+        let state = dir.file("state")
+        let config = try dir.write("kiosk.toml", "state_dir = \"\(state)\"\n[nfc]\nenabled = false\n")
+        try FileManager.default.createDirectory(atPath: dir.file("proc"), withIntermediateDirectories: true)
+        let result = try await run(binary("kioskctl"), ["doctor", "--config", config, "--json"], environment: ["KIOSK_DOCTOR_PROC_ROOT": dir.file("proc")])
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let checks = object?["checks"] as? [[String: Any]] ?? []
+        #expect(checks.first { $0["id"] as? String == "central.configured" }?["status"] as? String == "ok")
+        #expect(checks.first { $0["id"] as? String == "central.token" }?["status"] as? String == "skipped")
+        #expect(!checks.contains { ($0["id"] as? String)?.hasPrefix("central.") == true && $0["status"] as? String == "problem" })
+    }
+}

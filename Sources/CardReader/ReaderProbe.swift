@@ -52,6 +52,18 @@ public enum ReaderProbe {
             return error.code == .deviceInUse ? .inUse(connstring: connstring, message: error.message) : .lockUnusable(message: error.message)
         }
         defer { lock.release() }
+        // A reader that misses one wake-up (a loaded machine, a slow USB-serial bridge) gets two more
+        // tries, as the reader loop would give it; the caller's time limit still bounds the whole probe.
+        var outcome = Outcome.cannotOpen(connstring: connstring)
+        for attempt in 0..<3 {
+            if attempt > 0 { Thread.sleep(forTimeInterval: 0.3) }
+            outcome = openOnce(context, connstring)
+            if case .ready = outcome { return outcome }
+        }
+        return outcome
+    }
+
+    private static func openOnce(_ context: NFCContext, _ connstring: String) -> Outcome {
         guard let device = context.open(connstring) else { return .cannotOpen(connstring: connstring) }
         defer { device.close() }
         let configured = device.configureAsInitiator()

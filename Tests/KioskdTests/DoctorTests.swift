@@ -34,6 +34,9 @@ struct DoctorTests {
         // kioskd is not running: a warning, not unfit.
         #expect(result.status(of: "kioskd.running") == "warning")
         #expect(result.status(of: "central.dns") == "skipped")
+        // The ids docs/operations-doctor.md promises, each once, in order.
+        let ids = (result.json["checks"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(ids == DoctorRun.documentedIDs)
     }
 
     @Test("a healthy kiosk with kioskd running: the reader's state comes from kioskd (which holds the device), exit 0")
@@ -69,8 +72,9 @@ struct DoctorTests {
         #expect(result.line("config.load")?.hasPrefix("PROBLEM") == true)
         #expect(result.line("config.load")?.contains("line 3") == true, "\(result.text)")
         #expect(result.line("config.load")?.contains("Co zrobić:") == true)
-        // What needs the configuration is skipped, not guessed.
+        // What needs the configuration is skipped, not guessed; every id is still there.
         #expect(result.status(of: "replica.integrity") == "skipped")
+        #expect((result.json["checks"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } == DoctorRun.documentedIDs)
     }
 
     @Test("a corrupted replica (bytes overwritten in the middle of the file): replica.integrity is a problem, exit 1")
@@ -226,6 +230,15 @@ struct DoctorRun {
     var status: Int32
     var text: String
     var json: [String: Any]
+
+    /// Every id a report carries, in order (`config.warning` aside, which comes once per warning).
+    static let documentedIDs = [
+        "config.load", "kioskd.running",
+        "reader.present", "reader.driver", "reader.kernel_modules", "reader.pcscd", "reader.permissions",
+        "clock.timezone", "clock.ntp", "clock.plausible",
+        "state.permissions", "state.free_space", "replica.integrity", "replica.data", "outbox.integrity",
+        "central.configured", "central.dns", "central.tcp", "central.tls", "central.token", "central.last_sync",
+    ]
 
     var fit: Bool? { json["fit"] as? Bool }
     func check(_ id: String) -> [String: Any]? { (json["checks"] as? [[String: Any]])?.first { $0["id"] as? String == id } }

@@ -259,6 +259,9 @@ struct CentralChecks {
         } catch {
             let description = String(describing: error)
             let tls = error is NIOSSLError || ["SSL", "TLS", "handshake", "certificate", "Certificate"].contains { description.contains($0) }
+            if description.contains("CERTIFICATE_VERIFY_FAILED") {
+                return .failed("the certificate is not trusted: CERTIFICATE_VERIFY_FAILED", tls: true)
+            }
             return .failed(String(description.prefix(200)), tls: tls)
         }
     }

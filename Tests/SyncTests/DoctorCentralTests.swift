@@ -1,6 +1,9 @@
 import Foundation
 import KioskTestSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `kioskctl doctor`'s central checks against a real `cus-central`: the token accepted or refused,
 /// a host that does not resolve, a port nobody listens on.
@@ -8,7 +11,7 @@ import Testing
 struct DoctorCentralTests {
     /// Runs `kioskctl doctor --json` (and the text form, which must agree on the exit status) for a
     /// kiosk with no reader and an empty fake `/proc`, pointed at `url` with `token`.
-    func doctor(_ dir: TempDir, url: String, token: String?) async throws -> (status: Int32, text: String, checks: [String: [String: Any]]) {
+    func doctor(_ dir: TempDir, url: String, token: String?, extra: String = "") async throws -> (status: Int32, text: String, checks: [String: [String: Any]]) {
         let state = dir.file("state")
         let config = try dir.write("kiosk-\(UUID().uuidString.prefix(6)).toml", """
             state_dir = "\(state)"
@@ -17,6 +20,7 @@ struct DoctorCentralTests {
             [central]
             url = "\(url)"
             \(token.map { "token = \"\($0)\"" } ?? "")
+            \(extra)
 
             """)
         try FileManager.default.createDirectory(atPath: dir.file("proc"), withIntermediateDirectories: true)
@@ -83,6 +87,46 @@ struct DoctorCentralTests {
         #expect(result.checks["central.dns"]?["status"] as? String == "ok")
         #expect(result.checks["central.tcp"]?["status"] as? String == "problem")
         #expect(result.text.contains("does not accept connections"))
+    }
+
+    @Test("an https central whose certificate the kiosk does not trust: central.tls is a problem; with central.ca_file naming its CA: ok")
+    func tls() async throws {
+        let dir = TempDir(prefix: "doctor-central")
+        let made = try await run("/usr/bin/openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-keyout", dir.file("key.pem"), "-out", dir.file("cert.pem"), "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ])
+        #expect(made.status == 0, "\(made.stderr)")
+        // A TLS server that answers any HTTP request with 200: enough for the handshake and the certificate.
+        let port = try freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        server.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", dir.file("cert.pem"), "-key", dir.file("key.pem"), "-www", "-quiet"]
+        server.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        server.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        server.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        try server.run()
+        // SIGKILL: a child of the test process may inherit SIGTERM blocked.
+        defer {
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        try await eventually("openssl s_server listening", timeout: .seconds(20)) {
+            let fd = try connectTCP(port: port)
+            close(fd)
+            return true
+        }
+
+        let untrusted = try await doctor(dir, url: "https://127.0.0.1:\(port)", token: "some-kiosk-token-000000")
+        #expect(untrusted.status == 1, "\(untrusted.text)")
+        #expect(untrusted.checks["central.tcp"]?["status"] as? String == "ok")
+        #expect(untrusted.checks["central.tls"]?["status"] as? String == "problem", "\(untrusted.text)")
+        #expect(untrusted.text.contains("CERTIFICATE_VERIFY_FAILED"))
+        #expect(untrusted.checks["central.token"]?["status"] as? String == "skipped")
+
+        let trusted = try await doctor(dir, url: "https://127.0.0.1:\(port)", token: "some-kiosk-token-000000", extra: "ca_file = \"\(dir.file("cert.pem"))\"")
+        #expect(trusted.checks["central.tls"]?["status"] as? String == "ok", "\(trusted.text)")
     }
 
     @Test("no central configured: fine (an outreach kiosk), the central checks skipped")

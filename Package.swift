@@ -181,6 +181,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Self-check
+        .systemLibrary(name: "CTimex"),
+        .target(
+            name: "Doctor",
+            dependencies: [
+                "CTimex", "CardModel", "CardReader", "KioskConfig", "KioskCore", "Replica", "Outbox", "StateFiles",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Executables (thin)
         .executableTarget(
             name: "cus-central",
@@ -206,7 +220,7 @@ let package = Package(
             name: "kioskctl",
             dependencies: [
                 "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskCore", "CardFormat", "CardReader", "StateFiles", "StateBackup",
-                "CommandLineProgress",
+                "CommandLineProgress", "Doctor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

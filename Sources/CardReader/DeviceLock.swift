@@ -56,6 +56,12 @@ final class DeviceLock {
                 message: "cannot create the reader lock file \(path) (\(reason)): create the directory \(directory) and make it writable for the kiosk user"
             )
         }
+        // Made by root (`sudo kioskctl doctor`, `sudo kioskctl card write`): the file goes to the lock
+        // directory's owner, or the kiosk's own user could not open it afterwards and its reader would stop.
+        var folder = stat()
+        if geteuid() == 0, stat(directory, &folder) == 0, folder.st_uid != 0 {
+            _ = fchown(fd, folder.st_uid, folder.st_gid)
+        }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = readHolder(fd: fd)
             close(fd)

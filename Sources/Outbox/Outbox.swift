@@ -65,6 +65,57 @@ public final class Outbox: Sendable {
         }
     }
 
+    /// What a read-only look at an outbox file found.
+    public struct Inspection: Sendable, Equatable {
+        /// Requests waiting for the central.
+        public var pending: Int
+        /// Requests the central refused for good.
+        public var quarantined: Int
+        /// When the oldest waiting request was made (as the kiosk stamped it), if any.
+        public var oldestPendingAt: String?
+    }
+
+    /// Checks an outbox file without writing to it (`PRAGMA quick_check`, read-only): safe while
+    /// kioskd has it open, for `kioskctl doctor`.
+    /// - Throws: ``OutboxError`` `.foreign` for another file, `.database` for a damaged or unreadable one.
+    public static func inspect(path: String) throws(OutboxError) -> Inspection {
+        var config = Configuration()
+        config.readonly = true
+        config.label = "outbox-check"
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            defer { try? queue.close() }
+            return try queue.read { db in
+                let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                if tables.isEmpty && appID == 0 { return Inspection(pending: 0, quarantined: 0) }
+                if appID != applicationID {
+                    throw OutboxError(code: .foreign, path: path, detail: "application_id \(appID)")
+                }
+                let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
+                if check != ["ok"] {
+                    throw OutboxError(code: .database, path: path, detail: "damaged: " + check.prefix(3).joined(separator: "; "))
+                }
+                guard tables.contains("request") else { return Inspection(pending: 0, quarantined: 0) }
+                var out = Inspection(pending: 0, quarantined: 0)
+                for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM request GROUP BY state") {
+                    switch row["state"] as String {
+                    case "pending": out.pending = row["n"]
+                    case "quarantined": out.quarantined = row["n"]
+                    default: break
+                    }
+                }
+                out.oldestPendingAt = try String.fetchOne(db, sql: "SELECT min(created_at) FROM request WHERE state = 'pending'")
+                return out
+            }
+        } catch let error as OutboxError {
+            throw error
+        } catch {
+            throw OutboxError(code: error is DatabaseError && (error as? DatabaseError)?.resultCode == .SQLITE_NOTADB ? .foreign : .database,
+                              path: path, detail: describe(error))
+        }
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1 outbox") { db in

@@ -76,18 +76,38 @@ public final class Replica: Sendable {
         }
     }
 
+    /// What a read-only look at a replica file found.
+    public struct Inspection: Sendable, Equatable {
+        /// Cards in the replica.
+        public var cards: Int
+        /// The last sync with the central, if any.
+        public var lastSyncAt: Date?
+        /// The last `kioskctl replica import`, if any.
+        public var lastImportAt: Date?
+    }
+
+    /// Checks a replica file without writing to it (`PRAGMA quick_check`, read-only): safe while
+    /// kioskd has it open, for `kioskctl doctor`.
+    /// - Throws: ``ReplicaError`` `.corrupt`, `.notADatabase`, `.foreign`, `.io`… as opening it would.
+    public static func inspect(path: String) throws(ReplicaError) -> Inspection {
+        try checkHeader(path)
+        return try verify(path: path)
+    }
+
     /// Checks, without writing, that an existing file is an intact kiosk replica.
-    private static func verify(path: String) throws(ReplicaError) {
+    @discardableResult
+    private static func verify(path: String) throws(ReplicaError) -> Inspection {
         var config = Configuration()
         config.readonly = true
         config.label = "replica-check"
         do {
             let queue = try DatabaseQueue(path: path, configuration: config)
             defer { try? queue.close() }
-            try queue.read { db in
+            return try queue.read { db in
                 let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
                 let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
-                if tables.isEmpty && appID == 0 { return }  // an empty database: nothing to lose
+                // An empty database: nothing to lose.
+                if tables.isEmpty && appID == 0 { return Inspection(cards: 0) }
                 if appID != ReplicaSchema.applicationID {
                     throw ReplicaError(code: .foreign, path: path, detail: "application_id \(appID), tables \(tables.prefix(5).joined(separator: ", "))")
                 }
@@ -95,6 +115,12 @@ public final class Replica: Sendable {
                 if check != ["ok"] {
                     throw ReplicaError(code: .corrupt, path: path, detail: check.prefix(3).joined(separator: "; "))
                 }
+                guard tables.contains("sync_state"), tables.contains("card") else { return Inspection(cards: 0) }
+                let state = try Row.fetchOne(db, sql: "SELECT last_sync_at, last_import_at FROM sync_state WHERE id = 1")
+                return Inspection(
+                    cards: try Int.fetchOne(db, sql: "SELECT count(*) FROM card") ?? 0,
+                    lastSyncAt: date(state?["last_sync_at"]), lastImportAt: date(state?["last_import_at"])
+                )
             }
         } catch let error as ReplicaError {
             throw error

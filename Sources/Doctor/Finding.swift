@@ -12,7 +12,7 @@ public enum FindingStatus: String, Sendable, Codable, Equatable, CaseIterable {
     case skipped
 }
 
-/// One check's result: a stable ``id`` (see docs/operations-doctor.md), what was found and what to do,
+/// One check's result: a stable ``id`` (see docs/operations.md), what was found and what to do,
 /// in Polish and English.
 public struct Finding: Sendable, Equatable, Encodable {
     /// A stable identifier such as `reader.present`; `config.warning` may appear more than once.

@@ -8,7 +8,7 @@ struct DoctorCommand: AsyncParsableCommand {
         commandName: "doctor",
         abstract: "Check the kiosk (config, kioskd, reader, clock, disk, central) and say what to fix.",
         discussion: """
-            Read only: changes nothing. Every finding has a stable id (docs/operations-doctor.md). Run it as root or \
+            Read only: changes nothing. Every finding has a stable id (docs/operations.md). Run it as root or \
             the kiosk's user (sudo -u kiosk kioskctl doctor) to see everything kioskd sees.
             Without --config, /etc/cus-kiosk/kiosk.toml is read when it exists (the file kioskd.service gives kioskd).
             Exit status: 0 the kiosk is fit to serve (warnings allowed), 1 it is not (each problem on its own line, with what to do).

@@ -34,7 +34,7 @@ struct DoctorTests {
         // kioskd is not running: a warning, not unfit.
         #expect(result.status(of: "kioskd.running") == "warning")
         #expect(result.status(of: "central.dns") == "skipped")
-        // The ids docs/operations-doctor.md promises, each once, in order.
+        // The ids docs/operations.md promises, each once, in order.
         let ids = (result.json["checks"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
         #expect(ids == DoctorRun.documentedIDs)
     }

@@ -35,7 +35,8 @@ struct RegistryRulesTests {
                 """.write(to: csv, atomically: true, encoding: .utf8)
             let result = try await cusCentral(["registry", "import", csv.path, "--database", db])
             #expect(result.status == 1)
-            let lines = result.stderr.split(separator: "\n").map(String.init)
+            // Besides the progress lines ("read: 100 %", "import: 2/2 cards (100 %)").
+            let lines = result.stderr.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("read: ") && !$0.hasPrefix("import: ") }
             // Line 5 opens a quote that the line does not close: that row is refused, and line 6 is read
             // as a row of its own (and refused too), so no later row is swallowed.
             let refusedLines = lines.compactMap { line -> Int? in

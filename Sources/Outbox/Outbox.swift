@@ -97,15 +97,9 @@ public final class Outbox: Sendable {
                     throw OutboxError(code: .database, path: path, detail: "damaged: " + check.prefix(3).joined(separator: "; "))
                 }
                 guard tables.contains("request") else { return Inspection(pending: 0, quarantined: 0) }
-                var out = Inspection(pending: 0, quarantined: 0)
-                for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM request GROUP BY state") {
-                    switch row["state"] as String {
-                    case "pending": out.pending = row["n"]
-                    case "quarantined": out.quarantined = row["n"]
-                    default: break
-                    }
-                }
-                out.oldestPendingAt = try String.fetchOne(db, sql: "SELECT min(created_at) FROM request WHERE state = 'pending'")
+                let counts = try counts(db)
+                var out = Inspection(pending: counts.pending, quarantined: counts.quarantined)
+                out.oldestPendingAt = try oldestPendingStamp(db)
                 return out
             }
         } catch let error as OutboxError {
@@ -288,26 +282,31 @@ public final class Outbox: Sendable {
 
     /// When the oldest pending item was queued; `nil` when nothing is pending.
     public func oldestPending() throws(OutboxError) -> Date? {
-        try read { db in
-            try String.fetchOne(db, sql: "SELECT min(created_at) FROM request WHERE state = 'pending'")
-                .flatMap { try? Date($0, strategy: .iso8601) }
-        }
+        try read { db in try Self.oldestPendingStamp(db).flatMap { try? Date($0, strategy: .iso8601) } }
     }
 
     /// Counts by state, for `/api/v1/status`.
     public func counts() throws(OutboxError) -> OutboxCounts {
-        try read { db in
-            var counts = OutboxCounts(pending: 0, quarantined: 0, delivered: 0)
-            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM request GROUP BY state") {
-                let n: Int = row["n"]
-                switch row["state"] as String {
-                case "pending": counts.pending = n
-                case "quarantined": counts.quarantined = n
-                default: counts.delivered = n
-                }
+        try read { db in try Self.counts(db) }
+    }
+
+    /// Counts by state in `db` (the pool's reader, or ``inspect(path:)``'s read-only connection).
+    static func counts(_ db: Database) throws -> OutboxCounts {
+        var counts = OutboxCounts(pending: 0, quarantined: 0, delivered: 0)
+        for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM request GROUP BY state") {
+            let n: Int = row["n"]
+            switch row["state"] as String {
+            case "pending": counts.pending = n
+            case "quarantined": counts.quarantined = n
+            default: counts.delivered = n
             }
-            return counts
         }
+        return counts
+    }
+
+    /// The `created_at` stamp of the oldest pending item in `db`.
+    static func oldestPendingStamp(_ db: Database) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT min(created_at) FROM request WHERE state = 'pending'")
     }
 
     /// Stores status changes from the central's feed so the screen can show them.

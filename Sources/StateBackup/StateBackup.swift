@@ -78,10 +78,7 @@ public enum StateBackup {
             let target = partial + "/" + database
             do {
                 try StateFiles.prepareFile(target)
-                var readOnly = Configuration()
-                readOnly.readonly = true
-                readOnly.busyMode = .timeout(10)
-                let from = try DatabaseQueue(path: source, configuration: readOnly)
+                let from = try openReadOnly(source)
                 let to = try DatabaseQueue(path: target)
                 try from.backup(to: to)
                 // A self-contained file: no -wal beside it in the backup.
@@ -229,9 +226,7 @@ public enum StateBackup {
 
     static func checkIntegrity(_ path: String) throws(BackupError) {
         do {
-            var readOnly = Configuration()
-            readOnly.readonly = true
-            let queue = try DatabaseQueue(path: path, configuration: readOnly)
+            let queue = try openReadOnly(path)
             let result = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
             try queue.close()
             guard result == ["ok"] else {
@@ -244,11 +239,17 @@ public enum StateBackup {
         }
     }
 
+    /// A read-only connection that waits up to 10 s for a writer (kioskd may be committing).
+    static func openReadOnly(_ path: String) throws -> DatabaseQueue {
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        readOnly.busyMode = .timeout(10)
+        return try DatabaseQueue(path: path, configuration: readOnly)
+    }
+
     static func keys(in outbox: String, pendingOnly: Bool) throws(BackupError) -> Set<String> {
         do {
-            var readOnly = Configuration()
-            readOnly.readonly = true
-            let queue = try DatabaseQueue(path: outbox, configuration: readOnly)
+            let queue = try openReadOnly(outbox)
             let sql = "SELECT idempotency_key FROM request" + (pendingOnly ? " WHERE state = 'pending'" : "")
             let keys = try queue.read { db in try String.fetchAll(db, sql: sql) }
             try queue.close()

@@ -94,6 +94,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CentralWire", dependencies: ["CardModel"], swiftSettings: swiftSettings),
+        .target(name: "ServiceRules", dependencies: ["CardModel", "CentralWire"], swiftSettings: swiftSettings),
         .target(
             name: "StateBackup",
             dependencies: [
@@ -111,7 +112,7 @@ let package = Package(
         .target(
             name: "KioskCore",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "Outbox", "KioskMetrics",
+                "CardModel", "CardCheck", "Replica", "Outbox", "KioskMetrics", "CentralWire", "ServiceRules",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -159,7 +160,7 @@ let package = Package(
         .target(
             name: "CentralStore",
             dependencies: [
-                "CardModel", "CentralWire", "RegistryCSV",
+                "CardModel", "CentralWire", "RegistryCSV", "ServiceRules",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -171,7 +172,7 @@ let package = Package(
         .target(
             name: "CentralAPI",
             dependencies: [
-                "CardModel", "CentralWire", "CentralStore",
+                "CardModel", "CentralWire", "CentralStore", "ServiceRules",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -294,6 +295,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ServiceRulesTests",
+            dependencies: ["ServiceRules", "CentralWire", "CardModel"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

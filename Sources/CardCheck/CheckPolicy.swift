@@ -137,48 +137,58 @@ public struct CheckPolicy: Sendable {
     }
 }
 
-/// The reasons the kiosk gives, in plain Polish first (many readers are elderly) and English.
+/// The reasons the kiosk gives, in plain Polish first (many readers are elderly), Ukrainian and English.
 enum Reasons {
     static let unknown = LocalizedText(
         pl: "Nie znamy tej karty. Podejdź do okienka Biura Obsługi Klienta.",
+            uk: "Ми не знаємо цієї картки. Підійдіть до віконця Бюро обслуговування клієнтів.",
         en: "This card is not known. Please ask at the customer office desk."
     )
     static let unreadable = LocalizedText(
         pl: "Nie udało się odczytać karty. Przyłóż kartę ponownie i przytrzymaj chwilę.",
+            uk: "Не вдалося прочитати картку. Прикладіть картку ще раз і потримайте мить.",
         en: "The card could not be read. Tap it again and hold it still for a moment."
     )
     static let lost = LocalizedText(
         pl: "Ta karta została zgłoszona jako zgubiona. Podejdź do okienka.",
+            uk: "Про цю картку повідомлено як про загублену. Підійдіть до віконця.",
         en: "This card was reported lost. Please ask at the desk."
     )
     static let revoked = LocalizedText(
         pl: "Ta karta została unieważniona. Podejdź do okienka.",
+            uk: "Цю картку анульовано. Підійдіть до віконця.",
         en: "This card has been revoked. Please ask at the desk."
     )
     static let replaced = LocalizedText(
         pl: "Ta karta została zastąpiona nową kartą. Używaj nowej karty.",
+            uk: "Цю картку замінено новою. Користуйтеся новою карткою.",
         en: "This card was replaced by a new one. Please use the new card."
     )
     static let chipWithdrawn = LocalizedText(
         pl: "Ta karta nie jest już ważna: w jej miejsce wydano inną. Podejdź do okienka Biura Obsługi Klienta.",
+            uk: "Ця картка вже не дійсна: замість неї видано іншу. Підійдіть до віконця Бюро обслуговування клієнтів.",
         en: "This card is no longer valid: another card was issued in its place. Please ask at the customer office desk."
     )
     static let suspended = LocalizedText(
         pl: "Ta karta jest czasowo zawieszona. Podejdź do okienka.",
+            uk: "Дію цієї картки тимчасово призупинено. Підійдіть до віконця.",
         en: "This card is temporarily suspended. Please ask at the desk."
     )
     static let noEntitlement = LocalizedText(
         pl: "Karta nie daje dziś żadnych uprawnień.",
+            uk: "Сьогодні картка не дає жодних пільг.",
         en: "The card gives no entitlement today."
     )
     static let validOffline = LocalizedText(
         pl: "Karta ważna. To nowa karta — potwierdzona podpisem.",
+            uk: "Картка дійсна. Це нова картка, підтверджена підписом.",
         en: "Card valid. A new card, confirmed by its signature."
     )
 
     static func counterfeit(_ why: CounterfeitReason) -> LocalizedText {
         LocalizedText(
             pl: "Tej karty nie można potwierdzić. Podejdź do okienka.",
+            uk: "Цю картку неможливо підтвердити. Підійдіть до віконця.",
             en: "This card cannot be verified (\(why.rawValue.split(separator: "_").joined(separator: " "))). Please ask at the desk."
         )
     }
@@ -186,6 +196,7 @@ enum Reasons {
     static func expired(_ day: CivilDate) -> LocalizedText {
         LocalizedText(
             pl: "Karta straciła ważność \(polish(day)). Podejdź do okienka, aby ją przedłużyć.",
+            uk: "Термін дії картки закінчився \(ukrainian(day)). Підійдіть до віконця, щоб її продовжити.",
             en: "The card expired on \(day.iso). Please ask at the desk to renew it."
         )
     }
@@ -193,6 +204,7 @@ enum Reasons {
     static func notYetValid(_ day: CivilDate) -> LocalizedText {
         LocalizedText(
             pl: "Karta będzie ważna od \(polish(day)).",
+            uk: "Картка буде дійсна з \(ukrainian(day)).",
             en: "The card is valid from \(day.iso)."
         )
     }
@@ -200,6 +212,7 @@ enum Reasons {
     static func valid(_ kinds: [EntitlementKind]) -> LocalizedText {
         LocalizedText(
             pl: "Karta ważna: " + kinds.map(\.name.pl).joined(separator: ", ") + ".",
+            uk: "Картка дійсна: " + kinds.map(\.name.uk).joined(separator: ", ") + ".",
             en: "Card valid: " + kinds.map(\.name.en).joined(separator: ", ") + "."
         )
     }
@@ -207,6 +220,12 @@ enum Reasons {
     /// "30 września 2027": how a date is said in Polish.
     static func polish(_ day: CivilDate) -> String {
         let months = ["stycznia", "lutego", "marca", "kwietnia", "maja", "czerwca", "lipca", "sierpnia", "września", "października", "listopada", "grudnia"]
+        return "\(day.day) \(months[day.month - 1]) \(day.year)"
+    }
+
+    /// "3 березня 2025".
+    static func ukrainian(_ day: CivilDate) -> String {
+        let months = ["січня", "лютого", "березня", "квітня", "травня", "червня", "липня", "серпня", "вересня", "жовтня", "листопада", "грудня"]
         return "\(day.day) \(months[day.month - 1]) \(day.year)"
     }
 }

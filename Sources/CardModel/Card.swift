@@ -33,10 +33,10 @@ public enum EntitlementKind: String, Sendable, Codable, CaseIterable {
     /// The programme's name for the screen.
     public var name: LocalizedText {
         switch self {
-        case .senior60: LocalizedText(pl: "Starachowicka Karta Seniora 60+", en: "Starachowice Senior Card 60+")
-        case .largeFamily: LocalizedText(pl: "Karta Dużej Rodziny", en: "Large Family Card")
-        case .disability: LocalizedText(pl: "Starachowicka Karta za Jeden Uśmiech", en: "Starachowice \"For a Smile\" Card")
-        case .staff: LocalizedText(pl: "Pracownik CUS", en: "CUS staff")
+        case .senior60: LocalizedText(pl: "Starachowicka Karta Seniora 60+", uk: "Картка сеньйора 60+ міста Старахович", en: "Starachowice Senior Card 60+")
+        case .largeFamily: LocalizedText(pl: "Karta Dużej Rodziny", uk: "Картка багатодітної родини", en: "Large Family Card")
+        case .disability: LocalizedText(pl: "Starachowicka Karta za Jeden Uśmiech", uk: "Стараховицька картка «За одну усмішку»", en: "Starachowice \"For a Smile\" Card")
+        case .staff: LocalizedText(pl: "Pracownik CUS", uk: "Працівник CUS", en: "CUS staff")
         }
     }
 }
@@ -105,12 +105,23 @@ public struct CardRecord: Hashable, Sendable {
     }
 }
 
-/// A short text in the two languages the kiosk speaks to staff in.
+/// A short text in the three languages the kiosk speaks: Polish, Ukrainian and English.
 public struct LocalizedText: Hashable, Sendable, Codable {
     public var pl: String
+    public var uk: String
     public var en: String
-    public init(pl: String, en: String) {
+    public init(pl: String, uk: String, en: String) {
         self.pl = pl
+        self.uk = uk
         self.en = en
+    }
+
+    /// The text in `language` (`pl`, `uk` or `en`); Polish for any other.
+    public func text(in language: String) -> String {
+        switch language {
+        case "uk": uk
+        case "en": en
+        default: pl
+        }
     }
 }

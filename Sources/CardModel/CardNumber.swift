@@ -55,17 +55,17 @@ public enum CardNumberError: Error, Sendable, Equatable {
     case tooLong
     case invalidCharacter
 
-    /// What to tell the person who typed it, in Polish and English.
+    /// What to tell the person who typed it, in Polish, Ukrainian and English.
     public var message: LocalizedText {
         switch self {
         case .empty:
-            LocalizedText(pl: "Wpisz numer karty.", en: "Enter the card number.")
+            LocalizedText(pl: "Wpisz numer karty.", uk: "Введіть номер картки.", en: "Enter the card number.")
         case .tooShort:
-            LocalizedText(pl: "Numer karty jest za krótki. Sprawdź i wpisz ponownie.", en: "The card number is too short. Check it and try again.")
+            LocalizedText(pl: "Numer karty jest za krótki. Sprawdź i wpisz ponownie.", uk: "Номер картки закороткий. Перевірте та введіть ще раз.", en: "The card number is too short. Check it and try again.")
         case .tooLong:
-            LocalizedText(pl: "Numer karty jest za długi. Sprawdź i wpisz ponownie.", en: "The card number is too long. Check it and try again.")
+            LocalizedText(pl: "Numer karty jest za długi. Sprawdź i wpisz ponownie.", uk: "Номер картки задовгий. Перевірте та введіть ще раз.", en: "The card number is too long. Check it and try again.")
         case .invalidCharacter:
-            LocalizedText(pl: "Numer karty może zawierać tylko litery i cyfry.", en: "A card number may contain only letters and digits.")
+            LocalizedText(pl: "Numer karty może zawierać tylko litery i cyfry.", uk: "Номер картки може містити лише літери та цифри.", en: "A card number may contain only letters and digits.")
         }
     }
 }

@@ -7,6 +7,7 @@ public import Hummingbird
 public import Logging
 import NIOCore
 import ServiceLifecycle
+import ServiceRules
 import Synchronization
 
 /// The central's HTTP API: registry feed and snapshot for kiosks, request inbox, staff registry management.
@@ -22,7 +23,7 @@ public enum CentralAPI {
     public static func router(store: any CentralStore) -> Router<CentralContext> {
         let router = Router(context: CentralContext.self, options: .autoGenerateHeadEndpoints)
         router.get("v1/health") { _, _ in json(["status": "ok"]) }
-        router.get("v1/services") { _, _ in try json(ServiceList(services: ServiceCatalogue.services)) }
+        router.get("v1/catalogue") { _, _ in try json(StandardCatalogue.catalogue) }
 
         let kiosk = router.group("v1").add(middleware: RequireRole(store: store, kind: .kiosk))
         kiosk.get("registry/changes") { request, context in

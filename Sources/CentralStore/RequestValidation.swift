@@ -1,6 +1,7 @@
 import CardModel
 public import CentralWire
 import Foundation
+import ServiceRules
 
 extension RequestItem {
     /// The most bytes a request's `details` may take as JSON: a note, not a document.
@@ -22,7 +23,7 @@ extension RequestItem {
             return fail("created_at must be an RFC 3339 time, e.g. 2025-03-01T10:15:00Z")
         }
         guard case .string(let service)? = raw["service"] else { return fail("service is missing or not a string") }
-        guard ServiceCatalogue.service(id: service) != nil else {
+        guard StandardCatalogue.catalogue.service(id: service) != nil else {
             return fail("service \"\(InputRules.echo(service))\" is not in the catalogue (GET /v1/services)")
         }
         guard case .string(let numberText)? = raw["card_number"] else { return fail("card_number is missing or not a string") }

@@ -110,20 +110,32 @@ public struct RequestStatusView: Sendable, Codable, Hashable {
     public var idempotencyKey: String
     /// Current status.
     public var status: RequestStatus
-    /// When the service is scheduled (RFC 3339), for `scheduled`.
+    /// When the service is scheduled (RFC 3339), for `scheduled`, when a time was set.
     public var scheduledAt: String?
-
+    /// The day the service is scheduled for (`YYYY-MM-DD`), for `scheduled`.
+    public var scheduledFor: String?
+    /// Why, for `declined`.
+    public var reason: StatusReason?
+    /// The request's ticket.
+    public var ticket: Ticket?
 
     /// A status view with every field.
-    public init(requestID: Int64, idempotencyKey: String, status: RequestStatus, scheduledAt: String? = nil) {
+    public init(
+        requestID: Int64, idempotencyKey: String, status: RequestStatus, scheduledAt: String? = nil, scheduledFor: String? = nil,
+        reason: StatusReason? = nil, ticket: Ticket? = nil
+    ) {
         self.requestID = requestID
         self.idempotencyKey = idempotencyKey
         self.status = status
         self.scheduledAt = scheduledAt
+        self.scheduledFor = scheduledFor
+        self.reason = reason
+        self.ticket = ticket
     }
 
     enum CodingKeys: String, CodingKey {
         case requestID = "request_id", idempotencyKey = "idempotency_key", status, scheduledAt = "scheduled_at"
+        case scheduledFor = "scheduled_for", reason, ticket
     }
 
     /// Encodes `null` for absent values.
@@ -133,9 +145,13 @@ public struct RequestStatusView: Sendable, Codable, Hashable {
         try c.encode(idempotencyKey, forKey: .idempotencyKey)
         try c.encode(status, forKey: .status)
         try c.encode(scheduledAt, forKey: .scheduledAt)
+        try c.encode(scheduledFor, forKey: .scheduledFor)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(ticket, forKey: .ticket)
     }
 }
 
+/// Where a request is at the central.
 public enum RequestStatus: String, Sendable, Codable, CaseIterable {
     case received, scheduled, done, declined
 
@@ -151,6 +167,8 @@ public enum ChangeOp: String, Sendable, Codable, CaseIterable {
     case remove
     /// One of this kiosk's requests changed status.
     case requestStatus = "request_status"
+    /// Staff published a new version of the service catalogue: replace the whole catalogue.
+    case catalogue
 }
 
 /// One change-feed entry.
@@ -163,22 +181,26 @@ public struct Change: Sendable, Codable, Hashable {
     public var card: CardView?
     /// The request, for `request_status`.
     public var request: RequestStatusView?
+    /// The whole new catalogue, for `catalogue`.
+    public var catalogue: Catalogue?
 
     /// A feed entry with every field.
-    public init(seq: Int64, op: ChangeOp, card: CardView? = nil, request: RequestStatusView? = nil) {
+    public init(seq: Int64, op: ChangeOp, card: CardView? = nil, request: RequestStatusView? = nil, catalogue: Catalogue? = nil) {
         self.seq = seq
         self.op = op
         self.card = card
         self.request = request
+        self.catalogue = catalogue
     }
 
-    /// Omits `card` or `request`, whichever does not apply.
+    /// Omits `card`, `request` or `catalogue`, whichever does not apply.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(seq, forKey: .seq)
         try c.encode(op, forKey: .op)
         try c.encodeIfPresent(card, forKey: .card)
         try c.encodeIfPresent(request, forKey: .request)
+        try c.encodeIfPresent(catalogue, forKey: .catalogue)
     }
 }
 

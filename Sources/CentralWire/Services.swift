@@ -1,12 +1,3 @@
-public import CardModel
-
-/// The answer to `GET /v1/services`: the service catalogue kiosks offer.
-public struct ServiceList: Sendable, Codable, Hashable {
-    /// Every service, in display order.
-    public var services: [CatalogueService]
-    /// A list.
-    public init(services: [CatalogueService]) { self.services = services }
-}
 
 /// Every error answer of the central: `{"error": {"code", "message"}}`.
 public struct ErrorBody: Sendable, Codable, Hashable {

@@ -74,4 +74,5 @@ public struct DoctorReport: Sendable, Equatable, Encodable {
 }
 
 /// Shorthand for a message in both languages.
-func text(_ pl: String, _ en: String) -> LocalizedText { LocalizedText(pl: pl, en: en) }
+/// Doctor speaks to technicians in Polish and English (its output has no Ukrainian); `uk` carries the English.
+func text(_ pl: String, _ en: String) -> LocalizedText { LocalizedText(pl: pl, uk: en, en: en) }

@@ -1,4 +1,6 @@
 public import CardModel
+import CentralWire
+import ServiceRules
 import Synchronization
 
 /// One service a resident can request at the kiosk.
@@ -47,9 +49,9 @@ public final class ServiceCatalog: Sendable {
         return true
     }
 
-    /// The 13 CUS Starachowice services: the shared ``ServiceCatalogue`` the central also serves.
-    public static let builtIn: [KioskService] = ServiceCatalogue.services.map {
-        KioskService(id: $0.id, name: $0.name, entitlements: $0.entitlements)
+    /// The 13 CUS Starachowice services of the standard catalogue the central starts with.
+    public static let builtIn: [KioskService] = StandardCatalogue.catalogue.services.map {
+        KioskService(id: $0.id, name: $0.name, entitlements: $0.publicFee == nil ? $0.access.map(\.entitlement) : [])
     }
 }
 

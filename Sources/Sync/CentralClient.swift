@@ -120,8 +120,8 @@ public final class HTTPCentralClient: CentralConnection {
     // MARK: Calls
 
     public func services() async throws(SyncError) -> [KioskService] {
-        let data = try await get("/v1/services", authorised: false, timeout: timeouts.call, limit: 1024 * 1024)
-        let body = try WireDecoding.decode(ServiceList.self, from: data, what: "the service catalogue")
+        let data = try await get("/v1/catalogue", authorised: false, timeout: timeouts.call, limit: 1024 * 1024)
+        let body = try WireDecoding.decode(Catalogue.self, from: data, what: "the service catalogue")
         return body.services.map(KioskService.init)
     }
 

@@ -70,6 +70,8 @@ extension CentralFeedPage {
                 guard let card = change.card else { throw SyncError(.malformed, "a \(change.op.rawValue) entry without a card") }
                 let synced = try card.synced()
                 changes.append(change.op == .upsert ? .upsert(synced) : .remove(synced))
+            case .catalogue:
+                continue
             case .requestStatus:
                 guard let r = change.request, UUIDv7.isValid(r.idempotencyKey) else {
                     throw SyncError(.malformed, "a request_status entry that cannot be read")
@@ -89,7 +91,7 @@ extension CentralFeedPage {
 }
 
 extension KioskService {
-    init(_ s: CatalogueService) {
-        self.init(id: s.id, name: s.name, entitlements: s.entitlements)
+    init(_ s: ServiceDefinition) {
+        self.init(id: s.id, name: s.name, entitlements: s.publicFee == nil ? s.access.map(\.entitlement) : [])
     }
 }

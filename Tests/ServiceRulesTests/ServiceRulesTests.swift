@@ -28,6 +28,28 @@ struct StandardCatalogueTests {
         #expect(try JSONDecoder().decode(Catalogue.self, from: data) == catalogue)
     }
 
+    @Test("docs/catalogue.md documents every service and bundle, with its quota")
+    func documented() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/catalogue.md").standardized
+        let doc = try String(contentsOf: url, encoding: .utf8)
+        for s in catalogue.services {
+            let row = try #require(doc.split(separator: "\n").first { $0.hasPrefix("| `\(s.id)` |") }, "no row for \(s.id)")
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            // id, name, provider, senior, disability, large family, no card, quota, …
+            #expect(cells[7] == (s.quota.map { "\($0.limit)" } ?? "—"), "\(s.id): quota")
+            let publicFee = switch s.publicFee {
+            case nil: "—"
+            case let fee? where fee.kind == .free: "free"
+            case let fee?: "\((fee.amountGrosze ?? 0) / 100) zł"
+            }
+            #expect(cells[6].hasPrefix(publicFee), "\(s.id): public fee")
+            #expect(cells[2] == (s.provider.kind == .cus ? "CUS" : "partner"), "\(s.id): provider")
+        }
+        for b in catalogue.bundles {
+            #expect(doc.contains("| `\(b.id)` "), "no row for bundle \(b.id)")
+        }
+    }
+
     @Test("a broken catalogue is refused with a reason per problem")
     func brokenCatalogue() {
         var c = catalogue

@@ -95,6 +95,7 @@ let package = Package(
         ),
         .target(name: "CentralWire", dependencies: ["CardModel"], swiftSettings: swiftSettings),
         .target(name: "ServiceRules", dependencies: ["CardModel", "CentralWire"], swiftSettings: swiftSettings),
+        .target(name: "TicketPrinter", dependencies: ["CardModel"], swiftSettings: swiftSettings),
         .target(
             name: "StateBackup",
             dependencies: [
@@ -295,6 +296,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TicketPrinterTests",
+            dependencies: ["TicketPrinter", "CardModel"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -47,6 +47,12 @@ public struct KioskConfiguration: Sendable, Equatable {
     public var outboxKeepSettled: Int = 5_000
     /// Directory of the on-screen UI served at `/`; `nil`: the built-in location next to the binary.
     public var uiDirectory: String?
+    /// The ESC/POS ticket printer's device (`/dev/usb/lp0`, `/dev/ttyUSB0`); `nil`: no printer.
+    public var printerDevice: String?
+    /// The serial speed of a printer on a serial port.
+    public var printerBaud: Int = 19_200
+    /// The CUS phone number printed on ticket slips.
+    public var printerContactPhone: String?
 
     public init() {}
 
@@ -75,6 +81,9 @@ public struct KioskConfiguration: Sendable, Equatable {
         "outbox.keep_days": "an integer",
         "outbox.keep_settled": "an integer",
         "ui.directory": "a path",
+        "printer.device": "a device path",
+        "printer.baud": "an integer",
+        "printer.contact_phone": "a phone number in quotes",
     ]
 
     /// Loads `file` (if given) and applies the environment over it.
@@ -189,6 +198,13 @@ public struct KioskConfiguration: Sendable, Equatable {
             case "outbox.keep_days": outboxKeepDays = try integer(1...3_650)
             case "outbox.keep_settled": outboxKeepSettled = try integer(10...1_000_000)
             case "ui.directory": uiDirectory = try string()
+            case "printer.device": printerDevice = try string()
+            case "printer.baud":
+                printerBaud = try integer(1_200...115_200)
+                guard [9_600, 19_200, 38_400, 57_600, 115_200].contains(printerBaud) else {
+                    throw fail("a serial printer runs at 9600, 19200, 38400, 57600 or 115200 baud")
+                }
+            case "printer.contact_phone": printerContactPhone = try string()
             default: throw fail("unknown key")
             }
         }
@@ -217,6 +233,7 @@ public struct KioskConfiguration: Sendable, Equatable {
         if let v = value("KIOSK_CENTRAL_TOKEN") { centralToken = v }
         if let v = value("KIOSK_TRUSTED_KEYS") { trustedKeysFile = v }
         if let v = value("KIOSK_HTTP_TOKEN") { httpToken = v }
+        if let v = value("KIOSK_PRINTER_DEVICE") { printerDevice = v == "none" ? nil : v }
         if let v = value("KIOSK_SESSION_SECONDS") {
             guard let n = Int(v), (2...3_600).contains(n) else {
                 throw ConfigError(source: "environment", key: "KIOSK_SESSION_SECONDS", line: nil, problem: "\"\(v)\" is not a whole number of seconds from 2 to 3600")

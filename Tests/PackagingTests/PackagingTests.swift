@@ -71,7 +71,7 @@ struct PackagingTests {
         for file in ["var/lib/dpkg/status", "var/lib/dpkg/available"] { _ = FileManager.default.createFile(atPath: root + "/" + file, contents: nil) }
         try Data("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n".utf8)
             .write(to: URL(fileURLWithPath: root + "/etc/passwd"))
-        try Data("root:x:0:\ndialout:x:20:\nplugdev:x:46:\nnogroup:x:65534:\n".utf8).write(to: URL(fileURLWithPath: root + "/etc/group"))
+        try Data("root:x:0:\nlp:x:7:\ndialout:x:20:\naudio:x:29:\nvideo:x:44:\nplugdev:x:46:\ninput:x:101:\nrender:x:102:\nnogroup:x:65534:\n".utf8).write(to: URL(fileURLWithPath: root + "/etc/group"))
         let dpkg = { (arguments: [String]) async throws -> Finished in
             try await run("/usr/bin/dpkg", ["--root=\(root)", "--log=\(root)/var/log/dpkg.log", "--force-script-chrootless", "--force-depends"] + arguments)
         }
@@ -151,15 +151,24 @@ struct PackagingTests {
         let kiosk = try #require(try passwdEntry(root, "kiosk"), "postinst made no kiosk user")
         #expect(Int(kiosk[2]).map { $0 > 0 && $0 < 1000 } == true, "kiosk is not a system user: \(kiosk)")
         #expect(kiosk[6] == "/usr/sbin/nologin" && kiosk[5] == "/var/lib/cus-kiosk")
-        for group in ["plugdev", "dialout"] {
+        for group in ["plugdev", "dialout", "lp"] {
             #expect(try groupMembers(root, group).contains("kiosk"), "kiosk is not in \(group)")
         }
+        // The screen's user: the compositor's groups, none of the reader's.
+        #expect(try passwdEntry(root, "kiosk-ui") != nil, "postinst made no kiosk-ui user")
+        for group in ["video", "render", "input", "audio"] {
+            #expect(try groupMembers(root, group).contains("kiosk-ui"), "kiosk-ui is not in \(group)")
+        }
+        #expect(try !groupMembers(root, "plugdev").contains("kiosk-ui"))
         #expect(try passwdEntry(root, "cus-central") != nil, "postinst made no cus-central user")
         let state = try fileStatus(root + "/var/lib/cus-kiosk")
         #expect(state.st_mode & 0o7777 == 0o700 && String(state.st_uid) == kiosk[2], "/var/lib/cus-kiosk: mode \(String(state.st_mode & 0o7777, radix: 8)), owner \(state.st_uid)")
         let wants = root + "/etc/systemd/system/multi-user.target.wants/"
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: wants + "kioskd.service")) == "/lib/systemd/system/kioskd.service", "kioskd.service is not enabled")
         #expect(!FileManager.default.fileExists(atPath: wants + "cus-central.service"), "cus-central.service must be left for the administrator to enable")
+        #expect(FileManager.default.fileExists(atPath: root + "/lib/systemd/system/kiosk-ui.service"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/etc/systemd/system/graphical.target.wants/kiosk-ui.service"),
+                "kiosk-ui.service must be left for the administrator to enable on the machine with the screen")
 
         // Reinstalling keeps an administrator's change to a conffile and makes no second user.
         let edited = try String(contentsOfFile: root + "/etc/cus-kiosk/kiosk.toml", encoding: .utf8) + "kiosk_name = \"skalka-1\"\n"
@@ -185,6 +194,7 @@ struct PackagingTests {
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/cus-kiosk"))
         #expect(!FileManager.default.fileExists(atPath: root + "/var/lib/cus-kiosk"))
         #expect(try passwdEntry(root, "kiosk") == nil, "the kiosk user survived the purge")
+        #expect(try passwdEntry(root, "kiosk-ui") == nil, "the kiosk-ui user survived the purge")
         #expect(try !String(contentsOfFile: root + "/etc/group", encoding: .utf8).split(separator: "\n").contains { $0.hasPrefix("kiosk:") })
         #expect(try !groupMembers(root, "plugdev").contains("kiosk"))
         #expect(try passwdEntry(root, "cus-central") != nil && FileManager.default.fileExists(atPath: root + "/var/lib/cus-central"),

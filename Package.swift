@@ -96,6 +96,7 @@ let package = Package(
         .target(name: "CentralWire", dependencies: ["CardModel"], swiftSettings: swiftSettings),
         .target(name: "ServiceRules", dependencies: ["CardModel", "CentralWire"], swiftSettings: swiftSettings),
         .target(name: "TicketPrinter", dependencies: ["CardModel"], swiftSettings: swiftSettings),
+        .target(name: "Speech", swiftSettings: swiftSettings),
         .target(
             name: "StateBackup",
             dependencies: [
@@ -298,6 +299,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "SpeechTests", dependencies: ["Speech"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TicketPrinterTests",
             dependencies: ["TicketPrinter", "CardModel"],

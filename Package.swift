@@ -98,6 +98,11 @@ let package = Package(
         .target(name: "TicketPrinter", dependencies: ["CardModel"], swiftSettings: swiftSettings),
         .target(name: "Speech", swiftSettings: swiftSettings),
         .target(
+            name: "StaffAccess",
+            dependencies: ["CardModel", .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "StateBackup",
             dependencies: [
                 "StateFiles",
@@ -300,6 +305,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SpeechTests", dependencies: ["Speech"], swiftSettings: swiftSettings),
+        .testTarget(name: "StaffAccessTests", dependencies: ["StaffAccess", "CardModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TicketPrinterTests",
             dependencies: ["TicketPrinter", "CardModel"],

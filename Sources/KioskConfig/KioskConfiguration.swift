@@ -51,8 +51,20 @@ public struct KioskConfiguration: Sendable, Equatable {
     public var printerDevice: String?
     /// The serial speed of a printer on a serial port.
     public var printerBaud: Int = 19_200
-    /// The CUS phone number printed on ticket slips.
+    /// The CUS phone number printed on ticket slips and shown on the screen.
     public var printerContactPhone: String?
+    /// Who the screen serves: residents (requests, names for tapped cards) or a partner's desk (valid or not, never a name).
+    public var mode: KioskMode = .resident
+    /// The touch panel the screen runs on, for sizing targets in millimetres.
+    public var panel: Panel = Panel(width: 1920, height: 1080, diagonalInches: 21.5)
+    /// Seconds without a touch before the screen asks "Czy potrzebujesz więcej czasu?".
+    public var inactivitySeconds: Int = 75
+    /// Seconds the resident has to answer that question.
+    public var answerSeconds: Int = 30
+    /// Whether the screen may read aloud (espeak-ng).
+    public var speechEnabled: Bool = true
+    /// Write speech to WAV files in this folder instead of the sound card (a kiosk without speakers).
+    public var speechWavDirectory: String?
 
     public init() {}
 
@@ -84,6 +96,12 @@ public struct KioskConfiguration: Sendable, Equatable {
         "printer.device": "a device path",
         "printer.baud": "an integer",
         "printer.contact_phone": "a phone number in quotes",
+        "kiosk.mode": "\"resident\" or \"partner\"",
+        "ui.panel": "\"WIDTHxHEIGHT@INCHES\", e.g. \"1920x1080@21.5\"",
+        "ui.inactivity_seconds": "an integer",
+        "ui.answer_seconds": "an integer",
+        "speech.enabled": "true or false",
+        "speech.wav_dir": "a path",
     ]
 
     /// Loads `file` (if given) and applies the environment over it.
@@ -205,6 +223,18 @@ public struct KioskConfiguration: Sendable, Equatable {
                     throw fail("a serial printer runs at 9600, 19200, 38400, 57600 or 115200 baud")
                 }
             case "printer.contact_phone": printerContactPhone = try string()
+            case "kiosk.mode":
+                guard let m = KioskMode(rawValue: try string()) else { throw fail("expected \"resident\" or \"partner\"") }
+                mode = m
+            case "ui.panel":
+                guard let p = Panel(parsing: try string()) else { throw fail("expected \"WIDTHxHEIGHT@INCHES\", e.g. \"1920x1080@21.5\" or \"800x480@7\"") }
+                panel = p
+            case "ui.inactivity_seconds": inactivitySeconds = try integer(20...600)
+            case "ui.answer_seconds": answerSeconds = try integer(30...300)
+            case "speech.enabled":
+                guard case .bool(let b) = entry.value else { throw fail("expected true or false, got \(entry.value.typeName)") }
+                speechEnabled = b
+            case "speech.wav_dir": speechWavDirectory = try string()
             default: throw fail("unknown key")
             }
         }
@@ -234,6 +264,32 @@ public struct KioskConfiguration: Sendable, Equatable {
         if let v = value("KIOSK_TRUSTED_KEYS") { trustedKeysFile = v }
         if let v = value("KIOSK_HTTP_TOKEN") { httpToken = v }
         if let v = value("KIOSK_PRINTER_DEVICE") { printerDevice = v == "none" ? nil : v }
+        if let v = value("KIOSK_MODE") {
+            guard let m = KioskMode(rawValue: v) else {
+                throw ConfigError(source: "environment", key: "KIOSK_MODE", line: nil, problem: "\"\(v)\" is not resident or partner")
+            }
+            mode = m
+        }
+        if let v = value("KIOSK_UI_PANEL") {
+            guard let p = Panel(parsing: v) else {
+                throw ConfigError(source: "environment", key: "KIOSK_UI_PANEL", line: nil, problem: "\"\(v)\" is not WIDTHxHEIGHT@INCHES, e.g. 800x480@7")
+            }
+            panel = p
+        }
+        // Short timeouts are allowed from the environment, for tests of the "more time" dialog.
+        if let v = value("KIOSK_UI_INACTIVITY_SECONDS") {
+            guard let n = Int(v), (2...600).contains(n) else {
+                throw ConfigError(source: "environment", key: "KIOSK_UI_INACTIVITY_SECONDS", line: nil, problem: "\"\(v)\" is not a whole number of seconds from 2 to 600")
+            }
+            inactivitySeconds = n
+        }
+        if let v = value("KIOSK_UI_ANSWER_SECONDS") {
+            guard let n = Int(v), (2...300).contains(n) else {
+                throw ConfigError(source: "environment", key: "KIOSK_UI_ANSWER_SECONDS", line: nil, problem: "\"\(v)\" is not a whole number of seconds from 2 to 300")
+            }
+            answerSeconds = n
+        }
+        if let v = value("KIOSK_SPEECH_WAV_DIR") { speechWavDirectory = v }
         if let v = value("KIOSK_SESSION_SECONDS") {
             guard let n = Int(v), (2...3_600).contains(n) else {
                 throw ConfigError(source: "environment", key: "KIOSK_SESSION_SECONDS", line: nil, problem: "\"\(v)\" is not a whole number of seconds from 2 to 3600")
@@ -304,4 +360,45 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         if let key { where_ += ", key \(key)" }
         return "\(where_): \(problem)"
     }
+}
+
+/// Who a kiosk's screen serves.
+public enum KioskMode: String, Sendable, Equatable, Codable {
+    /// Residents: verdicts with the holder's first name for tapped cards, services, requests.
+    case resident
+    /// A partner's desk (the pool, the cinema): valid or not and the card kind, never a name, no requests.
+    case partner
+}
+
+/// The touch panel the screen runs on.
+public struct Panel: Sendable, Equatable, Codable {
+    /// Pixels across.
+    public var width: Int
+    /// Pixels down.
+    public var height: Int
+    /// The diagonal in inches.
+    public var diagonalInches: Double
+
+    /// A panel.
+    public init(width: Int, height: Int, diagonalInches: Double) {
+        self.width = width
+        self.height = height
+        self.diagonalInches = diagonalInches
+    }
+
+    /// `"1920x1080@21.5"`.
+    public init?(parsing text: String) {
+        let parts = text.lowercased().split(separator: "@")
+        guard parts.count == 2, let inches = Double(parts[1]), (3...100).contains(inches) else { return nil }
+        let size = parts[0].split(separator: "x")
+        guard size.count == 2, let w = Int(size[0]), let h = Int(size[1]), (320...8000).contains(w), (240...8000).contains(h) else { return nil }
+        self.init(width: w, height: h, diagonalInches: inches)
+    }
+
+    /// CSS pixels per millimetre on this panel.
+    public var pixelsPerMillimetre: Double {
+        (Double(width * width + height * height)).squareRoot() / (diagonalInches * 25.4)
+    }
+
+    enum CodingKeys: String, CodingKey { case width, height, diagonalInches = "diagonal_inches" }
 }

@@ -62,6 +62,35 @@ struct KioskConfigTests {
         #expect(env.replicaPath == "/tmp/k/replica.sqlite")
     }
 
+    @Test("the screen's settings: mode, panel, timeouts, speech and printer")
+    func screenSettings() throws {
+        let path = try writeConfig("""
+            [kiosk]
+            mode = "partner"
+            [ui]
+            panel = "800x480@7"
+            inactivity_seconds = 90
+            answer_seconds = 45
+            [speech]
+            enabled = false
+            [printer]
+            device = "/dev/usb/lp0"
+            baud = 9600
+            contact_phone = "41 000 00 00"
+            """)
+        let c = try KioskConfiguration.load(file: path, environment: [:])
+        #expect(c.mode == .partner && c.panel == Panel(width: 800, height: 480, diagonalInches: 7))
+        #expect(c.inactivitySeconds == 90 && c.answerSeconds == 45 && !c.speechEnabled)
+        #expect(c.printerDevice == "/dev/usb/lp0" && c.printerBaud == 9600 && c.printerContactPhone == "41 000 00 00")
+        // 20 mm is about 80 CSS px on the 21.5-inch Full HD panel.
+        #expect(abs(KioskConfiguration().panel.pixelsPerMillimetre * 20 - 80.7) < 0.5)
+        let env = try KioskConfiguration.load(file: path, environment: [
+            "KIOSK_MODE": "resident", "KIOSK_UI_PANEL": "1920x1080@21.5", "KIOSK_UI_INACTIVITY_SECONDS": "3", "KIOSK_PRINTER_DEVICE": "none",
+        ])
+        #expect(env.mode == .resident && env.panel.width == 1920 && env.inactivitySeconds == 3 && env.printerDevice == nil)
+        #expect(throws: ConfigError.self) { try KioskConfiguration.load(file: nil, environment: ["KIOSK_MODE": "pool"]) }
+    }
+
     @Test("bad files name the file, the line, the key and the problem", arguments: [
         ("[http]\naddr = 8080\n", "http.addr", "in quotes"),
         ("[http]\naddr = \"localhost\"\n", "http.addr", "host:port"),
@@ -70,6 +99,10 @@ struct KioskConfigTests {
         ("[outbox]\nkeep_days = 0\n", "outbox.keep_days", "out of range"),
         ("[central]\nurl = \"ftp://x\"\n", "central.url", "http"),
         ("state_dir = \"/a\"\nstate_dir = \"/b\"\n", "state_dir", "already set on line 1"),
+        ("[kiosk]\nmode = \"cinema\"\n", "kiosk.mode", "resident"),
+        ("[ui]\npanel = \"big\"\n", "ui.panel", "WIDTHxHEIGHT@INCHES"),
+        ("[ui]\ninactivity_seconds = 5\n", "ui.inactivity_seconds", "out of range"),
+        ("[printer]\nbaud = 12345\n", "printer.baud", "9600"),
     ])
     func badFiles(text: String, key: String, problem: String) throws {
         let path = try writeConfig(text)

@@ -7,10 +7,10 @@ public import Hummingbird
 public import Logging
 import NIOCore
 import ServiceLifecycle
-import ServiceRules
 import Synchronization
 
-/// The central's HTTP API: registry feed and snapshot for kiosks, request inbox, staff registry management.
+/// The central's HTTP API: registry feed and snapshot for kiosks, the service catalogue, the request
+/// inbox and a holder's own requests, staff registry management, publishing and coordinators' work.
 public enum CentralAPI {
     /// Largest request body accepted (a batch of requests, a card).
     public static let maxBodyBytes = 256 * 1024
@@ -23,7 +23,8 @@ public enum CentralAPI {
     public static func router(store: any CentralStore) -> Router<CentralContext> {
         let router = Router(context: CentralContext.self, options: .autoGenerateHeadEndpoints)
         router.get("v1/health") { _, _ in json(["status": "ok"]) }
-        router.get("v1/catalogue") { _, _ in try json(StandardCatalogue.catalogue) }
+        // The newest catalogue, for anyone: a kiosk bootstrapping, a resident's browser, a partner's site.
+        router.get("v1/catalogue") { _, _ in try json(await store.catalogue()) }
 
         let kiosk = router.group("v1").add(middleware: RequireRole(store: store, kind: .kiosk))
         kiosk.get("registry/changes") { request, context in
@@ -51,6 +52,10 @@ public enum CentralAPI {
             let results = try await store.submitRequests(raw.map(RequestItem.validate), from: kiosk)
             return try json(RequestResults(results: results))
         }
+        kiosk.post("holder/requests") { request, _ in
+            let query = try await readJSON(request, as: HolderQuery.self)
+            return try json(try await store.holderRequests(query))
+        }
 
         let staff = router.group("v1/staff").add(middleware: RequireRole(store: store, kind: .staff))
         staff.get("requests") { request, _ in
@@ -65,12 +70,30 @@ public enum CentralAPI {
             let limit = try query(request, "limit", default: 100, range: 1...1000)
             return try json(RequestsBody(requests: try await store.requests(status: status, afterID: after, limit: Int(limit))))
         }
-        staff.post("requests/:id/status") { request, context in
-            guard let id = Int64(pathParameter(context, "id")), id > 0 else {
-                throw APIError.badRequest("the request id is a positive whole number")
-            }
+        staff.get("requests/:ref") { _, context in
+            try json(try await store.request(try requestRef(context)))
+        }
+        staff.post("requests/:ref/status") { request, context in
+            let ref = try requestRef(context)
             let change = try await readJSON(request, as: RequestStatusChange.self)
-            return try json(try await store.setRequestStatus(id: id, change))
+            return try json(try await store.setRequestStatus(ref, change))
+        }
+        staff.post("requests/:ref/schedule") { request, context in
+            let ref = try requestRef(context)
+            let body = try await readJSON(request, as: ScheduleBody.self)
+            guard let date = try? CivilDate(iso: body.date) else { throw APIError.badRequest("date must be a day, YYYY-MM-DD, e.g. 2025-03-04") }
+            return try json(try await store.scheduleRequest(ref, date: date, time: body.time))
+        }
+        staff.post("requests/:ref/decline") { request, context in
+            let ref = try requestRef(context)
+            let body = try await readJSON(request, as: DeclineBody.self)
+            return try json(try await store.declineRequest(ref, reason: body.reason))
+        }
+        staff.put("catalogue") { request, context in
+            let buffer = try await request.body.collect(upTo: maxBodyBytes)
+            let draft = try decodeCatalogueDraft(Data(buffer.readableBytesView))
+            let author = context.principal.map { "staff \($0.name)" } ?? "staff"
+            return try json(try await store.publishCatalogue(draft, by: author))
         }
         staff.put("people/:person") { request, context in
             let id = pathParameter(context, "person")
@@ -142,6 +165,13 @@ public enum CentralAPI {
     }
 
     static func kioskID(_ context: CentralContext) throws -> Int64 { try kioskPrincipal(context).id }
+
+    static func requestRef(_ context: CentralContext) throws -> RequestRef {
+        guard let ref = RequestRef(parsing: pathParameter(context, "ref")) else {
+            throw APIError.badRequest("name the request by \(RequestRef.help)")
+        }
+        return ref
+    }
 
     static func cardNumber(_ context: CentralContext) throws -> CardNumber {
         do { return try CardNumber(normalising: pathParameter(context, "number")) } catch {
@@ -271,6 +301,17 @@ final class SlotLease: Sendable {
 
 struct RequestsBody: Encodable {
     var requests: [StoredRequest]
+}
+
+/// The body of `POST /v1/staff/requests/{ref}/schedule`.
+struct ScheduleBody: Decodable {
+    var date: String
+    var time: String?
+}
+
+/// The body of `POST /v1/staff/requests/{ref}/decline`.
+struct DeclineBody: Decodable {
+    var reason: String
 }
 
 struct PersonBody: Decodable {

@@ -11,6 +11,13 @@ extension CentralStore {
     }
 }
 
+extension CentralStore {
+    /// Changes the status of request `id` (see ``setRequestStatus(_:_:)``).
+    public func setRequestStatus(id: Int64, _ change: RequestStatusChange) async throws(CentralStoreError) -> StoredRequest {
+        try await setRequestStatus(.id(id), change)
+    }
+}
+
 /// A part of a registry snapshot, delivered in order: one header, then pages of cards.
 public enum SnapshotPart: Sendable {
     /// The sequence the snapshot is consistent at, and how many cards follow.
@@ -58,8 +65,27 @@ public protocol CentralStore: Sendable {
     func submitRequests(_ items: [RequestItem], from kiosk: Principal) async throws(CentralStoreError) -> [RequestResult]
     /// Requests in id order, after `afterID`, optionally of one status; at most `limit` (1 to 1000).
     func requests(status: RequestStatus?, afterID: Int64, limit: Int) async throws(CentralStoreError) -> [StoredRequest]
-    /// Changes a request's status; the kiosk that took it sees the change in its feed.
-    func setRequestStatus(id: Int64, _ change: RequestStatusChange) async throws(CentralStoreError) -> StoredRequest
+    /// One request, by ticket or id.
+    func request(_ ref: RequestRef) async throws(CentralStoreError) -> StoredRequest
+    /// Changes a request's status; the kiosk that took it sees the change in its feed (op `request_status`).
+    ///
+    /// `scheduled` needs `scheduled_for` or `scheduled_at`; `declined` needs the coordinator's words,
+    /// stored as the reason `coordinator`. `done` and `declined` are final (``CentralStoreError/Code/conflict`` after).
+    func setRequestStatus(_ ref: RequestRef, _ change: RequestStatusChange) async throws(CentralStoreError) -> StoredRequest
+    /// Schedules a request for `date`, at `time` (`HH:MM`, Warsaw) when given.
+    func scheduleRequest(_ ref: RequestRef, date: CivilDate, time: String?) async throws(CentralStoreError) -> StoredRequest
+    /// Declines a request with a coordinator's words (1 to 500 characters), shown to the resident as written.
+    func declineRequest(_ ref: RequestRef, reason: String) async throws(CentralStoreError) -> StoredRequest
+    /// A card holder's open requests and those closed in the last 90 days, newest first, at most 50 —
+    /// only when `query.uid` is the current chip of `query.cardNumber` (else ``CentralStoreError/Code/notFound``).
+    func holderRequests(_ query: HolderQuery) async throws(CentralStoreError) -> HolderRequests
+    /// The newest version of the service catalogue.
+    func catalogue() async throws(CentralStoreError) -> Catalogue
+    /// Publishes `draft` as the next version (whatever version it says) and puts it in every kiosk's feed.
+    ///
+    /// Refused with ``CentralStoreError/Code/invalid`` listing every problem ``ServiceRules/CatalogueCheck`` finds; nothing changes then.
+    /// - Parameter by: who published it (a staff token's name), kept with the version.
+    func publishCatalogue(_ draft: Catalogue, by: String) async throws(CentralStoreError) -> Catalogue
     /// Closes the database connections.
     func close() async
 }

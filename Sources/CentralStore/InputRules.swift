@@ -1,4 +1,5 @@
 import CardModel
+import Foundation
 
 /// The rules for the staff's and kiosks' text the central accepts beyond the registry rules every
 /// published card meets (``CardModel/RegistryRules``), written so that docs/openapi/central.yaml can
@@ -55,6 +56,42 @@ public enum InputRules {
             return false
         }
         return i == u.count
+    }
+
+    /// The instant an RFC 3339 time (one ``isRFC3339(_:)`` accepts) stands for; `nil` for anything else.
+    static func instant(rfc3339 text: String) -> Date? {
+        guard isRFC3339(text) else { return nil }
+        let u = Array(text.utf8)
+        func digits(_ from: Int, _ count: Int) -> Int {
+            var v = 0
+            for i in from..<(from + count) { v = v * 10 + Int(u[i] - 48) }
+            return v
+        }
+        var i = 19
+        var fraction = 0.0
+        if u[i] == UInt8(ascii: ".") {
+            i += 1
+            var scale = 0.1
+            while u[i] >= 48, u[i] <= 57 {
+                fraction += Double(u[i] - 48) * scale
+                scale /= 10
+                i += 1
+            }
+        }
+        var offset = 0
+        if u[i] == UInt8(ascii: "+") || u[i] == UInt8(ascii: "-") {
+            offset = (digits(i + 1, 2) * 60 + digits(i + 4, 2)) * 60 * (u[i] == UInt8(ascii: "-") ? -1 : 1)
+        }
+        // Days since 1970-01-01 of the civil date (Howard Hinnant's days_from_civil).
+        let (y0, m, d) = (digits(0, 4), digits(5, 2), digits(8, 2))
+        let y = m <= 2 ? y0 - 1 : y0
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        let seconds = days * 86400 + digits(11, 2) * 3600 + digits(14, 2) * 60 + digits(17, 2) - offset
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
     static func daysIn(month: Int, year: Int) -> Int {

@@ -32,6 +32,8 @@ public struct Principal: Sendable, Hashable {
     public var kind: Kind
     /// The name given at enrolment.
     public var name: String
+    /// A kiosk's number (the first part of its tickets and of its token); `nil` for staff.
+    public var number: Int64?
 }
 
 /// A card written by staff (created or updated in place; the number's current chip is the one updated).
@@ -66,53 +68,106 @@ public struct ReplacementInput: Sendable, Codable {
     public var series: String?
 }
 
-/// The status of a resident's request, as staff set it.
 /// A status change by staff.
 public struct RequestStatusChange: Sendable, Codable {
     /// The new status.
     public var status: RequestStatus
-    /// RFC 3339 time of the appointment; required for `scheduled`.
+    /// RFC 3339 time of the appointment; `scheduled` needs it or ``scheduledFor``.
     public var scheduledAt: String?
-    /// Why; required for `declined`.
+    /// The day of the appointment (`YYYY-MM-DD`); taken from ``scheduledAt`` (in Warsaw) when absent.
+    public var scheduledFor: String?
+    /// Why, in the coordinator's words; required for `declined`.
     public var reason: String?
 
     enum CodingKeys: String, CodingKey {
-        case status, scheduledAt = "scheduled_at", reason
+        case status, scheduledAt = "scheduled_at", scheduledFor = "scheduled_for", reason
     }
 
     /// A status change.
-    public init(status: RequestStatus, scheduledAt: String? = nil, reason: String? = nil) {
+    public init(status: RequestStatus, scheduledAt: String? = nil, scheduledFor: String? = nil, reason: String? = nil) {
         self.status = status
         self.scheduledAt = scheduledAt
+        self.scheduledFor = scheduledFor
         self.reason = reason
     }
 }
 
+/// Which request a coordinator means: its ticket (as read over the phone) or the central's id.
+public enum RequestRef: Sendable, Hashable, CustomStringConvertible {
+    /// The central's request id.
+    case id(Int64)
+    /// The ticket the resident was given.
+    case ticket(Ticket)
+
+    /// A positive whole number is an id; anything else must be a ticket (case and spaces do not matter).
+    /// - Returns: `nil` for neither.
+    public init?(parsing text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !trimmed.isEmpty, trimmed.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+            guard let id = Int64(trimmed), id > 0 else { return nil }
+            self = .id(id)
+        } else if let ticket = Ticket(parsing: trimmed) {
+            self = .ticket(ticket)
+        } else {
+            return nil
+        }
+    }
+
+    /// `request 42` or `ticket B7-4KXMQ`.
+    public var description: String {
+        switch self {
+        case .id(let id): "request \(id)"
+        case .ticket(let ticket): "ticket \(ticket.code)"
+        }
+    }
+
+    /// What to write instead of something that is not a reference.
+    public static let help = "a ticket such as B7-4KXMQ (case and spaces do not matter) or a request id such as 42"
+}
+
 /// A request as staff see it.
 public struct StoredRequest: Sendable, Codable, Hashable {
+    /// The central's id.
     public var id: Int64
+    /// The kiosk's key for it.
     public var idempotencyKey: String
     /// The name of the kiosk that took it.
     public var kiosk: String
+    /// The kiosk's own sequence number.
     public var kioskSeq: Int64
     /// The kiosk's wall clock when the resident made it (RFC 3339, as sent).
     public var createdAt: String
     /// The central's clock when it arrived (RFC 3339, UTC).
     public var receivedAt: String
+    /// The ticket the resident was given (absent for requests from kiosks older than tickets).
+    public var ticket: Ticket?
+    /// A service, a bundle or a call-back.
+    public var kind: RequestKind
+    /// The service's or bundle's id; empty for a call-back about nothing in particular.
     public var service: String
-    public var cardNumber: String
-    /// The free-form details object.
+    /// The card number; absent for a call-back from a resident without a card.
+    public var cardNumber: String?
+    /// The phone number to call back on (`+48…`), if the resident gave one.
+    public var phone: String?
+    /// The details object.
     public var details: JSONValue
+    /// Where it is.
     public var status: RequestStatus
+    /// The appointment (RFC 3339), when a time was set.
     public var scheduledAt: String?
+    /// The day of the appointment (`YYYY-MM-DD`), for `scheduled` (and kept by `done`).
+    public var scheduledFor: String?
+    /// Why it was declined, in words (the coordinator's, or the central's English text).
     public var reason: String?
-    /// `unverified` when the resident typed the card number: confirm the person before serving.
+    /// Why it was declined, as a code: `coordinator`, `quota_used`, `service_withdrawn`, `card_not_valid`, `not_entitled`.
+    public var reasonCode: String?
+    /// `unverified` when the resident typed the card number (or asked for a call-back): confirm the person before serving.
     public var identity: RequestIdentity
 
     enum CodingKeys: String, CodingKey {
         case id, idempotencyKey = "idempotency_key", kiosk, kioskSeq = "kiosk_seq", createdAt = "created_at"
-        case receivedAt = "received_at", service, cardNumber = "card_number", details, status
-        case scheduledAt = "scheduled_at", reason, identity
+        case receivedAt = "received_at", ticket, kind, service, cardNumber = "card_number", phone, details, status
+        case scheduledAt = "scheduled_at", scheduledFor = "scheduled_for", reason, reasonCode = "reason_code", identity
     }
 
     /// Encodes `null` for absent values.
@@ -124,32 +179,52 @@ public struct StoredRequest: Sendable, Codable, Hashable {
         try c.encode(kioskSeq, forKey: .kioskSeq)
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(receivedAt, forKey: .receivedAt)
+        try c.encode(ticket, forKey: .ticket)
+        try c.encode(kind, forKey: .kind)
         try c.encode(service, forKey: .service)
         try c.encode(cardNumber, forKey: .cardNumber)
+        try c.encode(phone, forKey: .phone)
         try c.encode(details, forKey: .details)
         try c.encode(status, forKey: .status)
         try c.encode(scheduledAt, forKey: .scheduledAt)
+        try c.encode(scheduledFor, forKey: .scheduledFor)
         try c.encode(reason, forKey: .reason)
+        try c.encode(reasonCode, forKey: .reasonCode)
         try c.encode(identity, forKey: .identity)
     }
 }
 
-/// A well-formed request from a kiosk, ready to store.
+/// A well-formed request from a kiosk, ready to store (and to judge by the central's rules).
 public struct RequestSubmission: Sendable, Hashable {
+    /// The kiosk's key (lower case).
     public var idempotencyKey: String
+    /// The kiosk's own sequence number.
     public var kioskSeq: Int64
+    /// The kiosk's clock when the resident asked (RFC 3339, as sent).
     public var createdAt: String
-    public var service: String
-    public var cardNumber: CardNumber
+    /// The ticket the kiosk gave the resident.
+    public var ticket: Ticket?
+    /// A service, a bundle or a call-back.
+    public var kind: RequestKind
+    /// The service's or bundle's id; `nil` only for a call-back.
+    public var service: String?
+    /// The card number; `nil` for a call-back (or a request) without a card.
+    public var cardNumber: CardNumber?
     /// Details as compact JSON text.
     public var detailsJSON: String
-    /// Whether the card was tapped (`verified`) or its number typed (`unverified`).
+    /// Whether the card was tapped (`verified`) or its number typed (`unverified`); call-backs are `unverified`.
     public var identity: RequestIdentity
+    /// The phone number, normalised to `+48` and 9 digits.
+    public var phone: String?
+    /// The catalogue version the kiosk judged the request by.
+    public var catalogueVersion: Int64?
 }
 
 /// One item of a batch: well formed, or refused with a reason before touching the store.
 public enum RequestItem: Sendable, Hashable {
+    /// Well formed: stored, as `received` or `declined`.
     case valid(RequestSubmission)
+    /// Not readable: answered `rejected` with `reason`.
     case invalid(idempotencyKey: String?, reason: String)
 }
 

@@ -466,10 +466,10 @@ final class RelationalCentralStore: CentralStore {
                 guard let op = ChangeOp(rawValue: try row.text("op")) else { throw CentralStoreError.corrupt("unknown feed op") }
                 let payload = Data(try row.text("payload").utf8)
                 var change = Change(seq: try row.int("seq"), op: op, card: nil, request: nil)
-                if op == .requestStatus {
-                    change.request = try JSONDecoder().decode(RequestStatusView.self, from: payload)
-                } else {
-                    change.card = try JSONDecoder().decode(CardView.self, from: payload)
+                switch op {
+                case .requestStatus: change.request = try JSONDecoder().decode(RequestStatusView.self, from: payload)
+                case .catalogue: change.catalogue = try JSONDecoder().decode(Catalogue.self, from: payload)
+                case .upsert, .remove: change.card = try JSONDecoder().decode(CardView.self, from: payload)
                 }
                 changes.append(change)
             }

@@ -18,7 +18,7 @@ struct CusCentral: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cus-central",
         abstract: "The CUS central: card registry, change feed for kiosks, and the request inbox.",
-        subcommands: [Serve.self, Registry.self, Card.self, Kiosk.self, Staff.self, Requests.self]
+        subcommands: [Serve.self, Registry.self, Card.self, Kiosk.self, Staff.self, Requests.self, CatalogueCommand.self]
     )
 }
 
@@ -252,8 +252,139 @@ struct Staff: AsyncParsableCommand {
     }
 }
 
+/// JSON as the commands print it: sorted keys, indented, slashes left alone.
+func prettyJSON(_ value: some Encodable) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
 struct Requests: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Read the request inbox.", subcommands: [List.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Read the request inbox and move requests on.",
+        discussion: """
+            TICKET is the ticket the resident was given (e.g. B7-4KXMQ; case and spaces do not matter) or a \
+            request id from `requests list`. Every change reaches the kiosk that took the request, and the \
+            resident sees it at their next tap at any kiosk.
+            """,
+        subcommands: [List.self, Show.self, Schedule.self, SetStatus.self, Decline.self]
+    )
+
+    /// `TICKET` as a reference, or the program ends saying what to write.
+    static func ref(_ text: String) -> RequestRef {
+        guard let ref = RequestRef(parsing: text) else { fail("TICKET must be \(RequestRef.help)") }
+        return ref
+    }
+
+    /// Prints `request` as JSON or as a short summary for a coordinator.
+    static func show(_ request: StoredRequest, json: Bool) throws {
+        print(json ? try prettyJSON(request) : summary(request))
+    }
+
+    /// A few lines a coordinator reads before calling: what, where it is, whom to call. The card
+    /// number is masked; the phone is shown, since calling back is the coordinator's job.
+    static func summary(_ r: StoredRequest) -> String {
+        let what = switch r.kind {
+        case .service: "service \(r.service)"
+        case .bundle: "bundle \(r.service)"
+        case .callback: r.service.isEmpty ? "a call-back" : "a call-back about \(r.service)"
+        }
+        var status = r.status.rawValue
+        if let day = r.scheduledFor {
+            status += " for \(day)"
+            if let at = r.scheduledAt, at.count >= 16 { status += " at \(at.dropFirst(11).prefix(5))" }
+        }
+        if r.status == .declined {
+            status += " (\(r.reasonCode ?? "no code")): \(r.reason ?? "")"
+        }
+        var lines = [
+            "request \(r.id), ticket \(r.ticket?.code ?? "none")",
+            "  asks for: \(what)",
+            "  status:   \(status)",
+            "  card:     \(r.cardNumber.map { "…" + $0.suffix(4) } ?? "none") (\(r.identity.rawValue))",
+            "  phone:    \(r.phone ?? "none")",
+            "  kiosk:    \(r.kiosk) (its request \(r.kioskSeq)), made \(r.createdAt), received \(r.receivedAt)",
+        ]
+        if case .object(let members) = r.details, !members.isEmpty, let text = try? prettyJSON(r.details) {
+            lines.append("  details:  " + text.replacingOccurrences(of: "\n", with: "\n  "))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one request (as GET /v1/staff/requests/{ref}).")
+        @OptionGroup var db: DatabaseOption
+        @Flag(help: "Print JSON, as the staff API") var json = false
+        @Argument(help: "The ticket (e.g. B7-4KXMQ) or the request id") var ticket: String
+
+        func run() async throws {
+            let ref = Requests.ref(ticket)
+            let request = try await withStore(db) { store in try await store.request(ref) }
+            try Requests.show(request, json: json)
+        }
+    }
+
+    struct Schedule: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Schedule a request for a day, and a time if agreed; the resident sees \"scheduled for DAY\"."
+        )
+        @OptionGroup var db: DatabaseOption
+        @Flag(help: "Print JSON, as the staff API") var json = false
+        @Argument(help: "The ticket (e.g. B7-4KXMQ) or the request id") var ticket: String
+        @Option(help: "The day, YYYY-MM-DD") var date: String
+        @Option(help: "The time in Warsaw, HH:MM") var time: String?
+
+        func run() async throws {
+            let ref = Requests.ref(ticket)
+            let day: CivilDate
+            do { day = try CivilDate(iso: date) } catch { fail("--date must be a day, YYYY-MM-DD, e.g. 2025-03-04") }
+            let time = self.time
+            let request = try await withStore(db) { store in try await store.scheduleRequest(ref, date: day, time: time) }
+            try Requests.show(request, json: json)
+        }
+    }
+
+    struct SetStatus: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-status",
+            abstract: "Mark a request done, or put it back to received."
+        )
+        @OptionGroup var db: DatabaseOption
+        @Flag(help: "Print JSON, as the staff API") var json = false
+        @Argument(help: "The ticket (e.g. B7-4KXMQ) or the request id") var ticket: String
+        @Argument(help: "done or received") var status: String
+
+        func run() async throws {
+            let ref = Requests.ref(ticket)
+            let new: RequestStatus
+            switch RequestStatus(rawValue: status) {
+            case .done?: new = .done
+            case .received?: new = .received
+            case .scheduled?: fail("to schedule, use: cus-central requests schedule \(ticket) --date YYYY-MM-DD [--time HH:MM]")
+            case .declined?: fail("to decline, use: cus-central requests decline \(ticket) --reason TEXT")
+            case nil: fail("the status must be done or received")
+            }
+            let request = try await withStore(db) { store in try await store.setRequestStatus(ref, RequestStatusChange(status: new)) }
+            try Requests.show(request, json: json)
+        }
+    }
+
+    struct Decline: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decline a request; the resident is shown --reason as written (say why, and what to do instead)."
+        )
+        @OptionGroup var db: DatabaseOption
+        @Flag(help: "Print JSON, as the staff API") var json = false
+        @Argument(help: "The ticket (e.g. B7-4KXMQ) or the request id") var ticket: String
+        @Option(help: "Why, in words for the resident (1 to 500 characters)") var reason: String
+
+        func run() async throws {
+            let ref = Requests.ref(ticket)
+            let reason = self.reason
+            let request = try await withStore(db) { store in try await store.declineRequest(ref, reason: reason) }
+            try Requests.show(request, json: json)
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -284,10 +415,8 @@ struct Requests: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("more requests may follow: run again with --after \(last.id)\n".utf8))
             }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
                 struct Body: Encodable { var requests: [StoredRequest] }
-                print(String(decoding: try encoder.encode(Body(requests: list)), as: UTF8.self))
+                print(try prettyJSON(Body(requests: list)))
             } else {
                 // identity: `unverified` when the resident typed the card number; confirm who it is by phone.
                 print("id\tstatus\tidentity\tservice\tkiosk\treceived_at")
@@ -295,6 +424,45 @@ struct Requests: AsyncParsableCommand {
                     print("\(r.id)\t\(r.status.rawValue)\t\(r.identity.rawValue)\t\(r.service)\t\(r.kiosk)\t\(r.receivedAt)")
                 }
             }
+        }
+    }
+}
+
+struct CatalogueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "catalogue",
+        abstract: "Show and publish the service catalogue kiosks offer.",
+        discussion: """
+            Edit the output of `catalogue show` and publish it: the central checks it as a whole, gives it the \
+            next version, and every kiosk replaces its catalogue with it at its next feed poll.
+            """,
+        subcommands: [Show.self, Publish.self]
+    )
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the newest catalogue as JSON (as GET /v1/catalogue).")
+        @OptionGroup var db: DatabaseOption
+
+        func run() async throws {
+            let catalogue = try await withStore(db) { store in try await store.catalogue() }
+            print(try prettyJSON(catalogue))
+        }
+    }
+
+    struct Publish: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish a catalogue from a JSON file as the next version; a refused one prints every problem and exits 1."
+        )
+        @OptionGroup var db: DatabaseOption
+        @Argument(help: "The JSON file (its version is ignored)") var file: String
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else { fail("cannot read \(file)") }
+            let draft: Catalogue
+            do { draft = try decodeCatalogueDraft(data) } catch { fail("\(file): \(error.message)") }
+            let author = "cus-central catalogue publish (\(ProcessInfo.processInfo.environment["USER"] ?? "unknown user"))"
+            let published = try await withStore(db) { store in try await store.publishCatalogue(draft, by: author) }
+            print("published catalogue version \(published.version): \(published.services.count) services, \(published.bundles.count) bundles")
         }
     }
 }

@@ -224,6 +224,7 @@ struct CLITests {
             #expect(emptyJSON["requests"]?.array.isEmpty == true)
 
             let store = try await openCentralStore(db, logger: testLogger)
+            try await importSample(store)
             let kiosk = try await store.enrol(.kiosk, name: "skalka-1")
             guard let principal = try await store.authenticate(token: kiosk) else {
                 await store.close()

@@ -56,7 +56,8 @@ struct CentralTests {
             try await importSample(h.store)
             let page = try await client.call("GET", "/v1/registry/changes?after=0", token: h.kioskA)
             #expect(page.status == 200)
-            #expect(page.json["changes"]?.array.count == 4)
+            // The standard catalogue (seq 1, from the migration), then the four chips.
+            #expect(page.json["changes"]?.array.map { $0["op"]?.string ?? "" } == ["catalogue", "upsert", "upsert", "upsert", "upsert"])
             let head = try #require(page.json["next_after"]?.int)
             #expect(page.json["has_more"]?.bool == false)
 
@@ -133,7 +134,7 @@ struct CentralTests {
             try await importSample(h.store)
             let head = try #require(try await client.call("GET", "/v1/registry/changes?after=0", token: h.kioskA).json["next_after"]?.int)
             let pruned = try await h.store.pruneChanges(olderThan: Date().addingTimeInterval(60))
-            #expect(pruned == 4)
+            #expect(pruned == 5, "the catalogue entry and the four chips")
             let old = try await client.call("GET", "/v1/registry/changes?after=1", token: h.kioskA)
             #expect(old.status == 410)
             #expect(old.json["error"]?["code"]?.string == "cursor_expired")
@@ -148,7 +149,8 @@ struct CentralTests {
         try backend.skipUnlessAvailable()
         try await withServer(backend) { h, client in
             #expect(try await client.call("GET", "/v1/health").status == 200)
-            #expect(try await client.call("GET", "/v1/services").json["services"]?.array.count == 13)
+            #expect(try await client.call("GET", "/v1/catalogue").json["services"]?.array.count == 13)
+            #expect(try await client.call("GET", "/v1/services").status == 404, "the catalogue replaced the fixed service list")
             #expect(try await client.call("GET", "/v1/registry/changes").status == 401)
             #expect(try await client.call("GET", "/v1/registry/changes", token: "cusk_nonsense-token").status == 401)
             #expect(try await client.call("GET", "/v1/registry/changes", token: h.kioskA).status == 200)
@@ -166,15 +168,17 @@ struct CentralTests {
     func requestBatch(_ backend: TestBackend) async throws {
         try backend.skipUnlessAvailable()
         try await withServer(backend) { h, client in
+            try await importSample(h.store)
             let key = uuid7()
             let item = #"{"idempotency_key":"\#(key)","kiosk_seq":1,"created_at":"2025-03-01T10:15:00+01:00","service":"senior_taxi","card_number":"SEN-0001","details":{"to":"Solec-Zdrój"}}"#
-            let badService = #"{"idempotency_key":"\#(uuid7())","kiosk_seq":2,"created_at":"2025-03-01T10:16:00Z","service":"spa","card_number":"SEN-0001"}"#
+            let badService = #"{"idempotency_key":"\#(uuid7())","kiosk_seq":2,"created_at":"2025-03-01T10:16:00Z","service":"Spa!","card_number":"SEN-0001"}"#
             let body = #"{"requests":[\#(item),\#(item),\#(badService),{"idempotency_key":"not-a-uuid"},42]}"#
             let reply = try await client.call("POST", "/v1/requests", token: h.kioskA, body: body)
             #expect(reply.status == 200)
             let results = reply.json["results"]?.array ?? []
             #expect(results.map { $0["outcome"]?.string } == ["accepted", "duplicate", "rejected", "rejected", "rejected"])
             let id = try #require(results[0]["request_id"]?.int)
+            #expect(results[0]["status"]?.string == "received")
             #expect(results[1]["request_id"]?.int == id)
             #expect(results[1]["first_outcome"]?.string == "accepted")
             #expect(results[2]["reason"]?.string?.contains("catalogue") == true)
@@ -194,6 +198,7 @@ struct CentralTests {
     func statusToOwnKiosk(_ backend: TestBackend) async throws {
         try backend.skipUnlessAvailable()
         try await withServer(backend) { h, client in
+            try await importSample(h.store)
             let key = uuid7()
             let body = #"{"requests":[{"idempotency_key":"\#(key)","kiosk_seq":7,"created_at":"2025-03-01T10:15:00Z","service":"handyman","card_number":"SEN-0001","details":{}}]}"#
             let id = try #require(try await client.call("POST", "/v1/requests", token: h.kioskA, body: body).json["results"]?[0]?["request_id"]?.int)
@@ -203,15 +208,16 @@ struct CentralTests {
             #expect(try await client.call("POST", "/v1/staff/requests/\(id)/status", token: h.staff, body: #"{"status":"scheduled"}"#).status == 400)
 
             let a = try await client.call("GET", "/v1/registry/changes?after=0", token: h.kioskA).json
-            let mine = a["changes"]?.array ?? []
+            let mine = (a["changes"]?.array ?? []).filter { $0["op"]?.string == "request_status" }
             #expect(mine.count == 1)
             #expect(mine.first?["op"]?.string == "request_status")
             #expect(mine.first?["request"]?["idempotency_key"]?.string == key)
             #expect(mine.first?["request"]?["status"]?.string == "scheduled")
             #expect(mine.first?["request"]?["scheduled_at"]?.string == "2025-03-04T09:30:00+01:00")
+            #expect(mine.first?["request"]?["scheduled_for"]?.string == "2025-03-04")
 
             let b = try await client.call("GET", "/v1/registry/changes?after=0", token: h.kioskB).json
-            #expect(b["changes"]?.array.isEmpty == true)
+            #expect(b["changes"]?.array.contains { $0["op"]?.string == "request_status" } == false)
             #expect(b["next_after"]?.int == a["next_after"]?.int)
 
             #expect(try await client.call("POST", "/v1/staff/requests/\(id)/status", token: h.staff, body: #"{"status":"declined","reason":"no slots"}"#).status == 200)

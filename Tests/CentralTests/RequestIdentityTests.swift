@@ -17,6 +17,7 @@ struct RequestIdentityTests {
     func identityIsStoredAndShown(_ backend: TestBackend) async throws {
         try backend.skipUnlessAvailable()
         try await withServer(backend) { h, client in
+            try await importSample(h.store)
             let keys = (0..<6).map { _ in uuid7() }
             let items = [
                 Self.item(keys[0], seq: 1, identity: nil),

@@ -12,6 +12,7 @@ struct RequestsListTests {
         try backend.skipUnlessAvailable()
         try await withDatabaseURL(backend) { db, _ in
             let store = try await openCentralStore(db, logger: testLogger)
+            try await importSample(store)
             let token = try await store.enrol(.kiosk, name: "skalka-1")
             let kiosk = try #require(try await store.authenticate(token: token))
             var ids: [Int64] = []
@@ -19,7 +20,7 @@ struct RequestsListTests {
                 let items = (0..<100).map { i in
                     RequestItem.validate(.object([
                         "idempotency_key": .string(uuid7()), "kiosk_seq": .number(Double(batch * 100 + i)),
-                        "created_at": .string("2025-03-01T10:15:00Z"), "service": .string("senior_taxi"), "card_number": .string("SEN-0001"),
+                        "created_at": .string("2025-03-01T10:15:00Z"), "service": .string("psychologist"), "card_number": .string("SEN-0001"),
                     ]))
                 }
                 ids += try await store.submitRequests(items, from: kiosk).compactMap(\.requestID)

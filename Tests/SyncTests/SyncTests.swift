@@ -79,7 +79,7 @@ struct SyncTests {
         _ = try await kiosk.syncUntilOK()
 
         // The built-in catalogue has the central's ids.
-        let theirs = try await http("GET", central.url + "/v1/services").json?["services"] as? [[String: Any]] ?? []
+        let theirs = try await http("GET", central.url + "/v1/catalogue").json?["services"] as? [[String: Any]] ?? []
         let ours = try await http("GET", kiosk.base + "/services").json?["services"] as? [[String: Any]] ?? []
         #expect(ours.count == 13)
         #expect(ours.compactMap { $0["id"] as? String } == theirs.compactMap { $0["id"] as? String })

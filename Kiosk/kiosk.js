@@ -133,6 +133,12 @@ function show(next) {
   }
 }
 
+/// The resident is busy on this screen (typing, choosing): its inactivity timer starts again.
+function keepAlive() {
+  clearTimeout(backToIdle);
+  if (INACTIVITY_MS[screen]) backToIdle = setTimeout(() => finish(), INACTIVITY_MS[screen]);
+}
+
 /// Ends the person's session on the server (if any) and forgets them on the screen: "Gotowe",
 /// "Wróć" to idle and the screen's own inactivity timers all come here.
 function finish() {
@@ -702,6 +708,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("services-back").addEventListener("click", () => { if (lastEvent) show("verdict"); else finish(); });
   $("details-back").addEventListener("click", () => { if (lastEvent) show("services"); else finish(); });
   $("details-form").addEventListener("submit", submitDetails);
+  $("details-form").addEventListener("input", keepAlive);
+  $("details-form").addEventListener("change", keepAlive);
   $("requested-done").addEventListener("click", finish);
   $("entry-form").addEventListener("submit", submitNumber);
   translateStatic();

@@ -90,6 +90,7 @@ let package = Package(
             dependencies: [
                 "CardModel", "CentralWire", "StateFiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -119,7 +120,7 @@ let package = Package(
         .target(
             name: "KioskCore",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "Outbox", "KioskMetrics", "CentralWire", "ServiceRules",
+                "CardModel", "CardCheck", "Replica", "Outbox", "KioskMetrics", "CentralWire", "ServiceRules", "StateFiles",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -228,7 +229,7 @@ let package = Package(
             name: "kioskctl",
             dependencies: [
                 "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskCore", "CardFormat", "CardReader", "StateFiles", "StateBackup",
-                "CommandLineProgress", "Doctor",
+                "CommandLineProgress", "Doctor", "Outbox", "CentralWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -285,7 +286,7 @@ let package = Package(
             dependencies: [
                 "KioskTestSupport",
                 "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskCore", "KioskAPI", "KioskDaemon", "PN532Emulator", "Outbox",
-                "StateFiles", "SystemdNotify",
+                "StateFiles", "SystemdNotify", "CentralWire", "ServiceRules",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -326,7 +327,7 @@ let package = Package(
             name: "SyncTests",
             dependencies: [
                 "KioskTestSupport",
-                "CardModel", "CentralWire", "Replica", "Outbox", "KioskCore", "Sync", "PN532Emulator",
+                "CardModel", "CentralWire", "Replica", "Outbox", "KioskCore", "Sync", "PN532Emulator", "ServiceRules",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -12,6 +12,9 @@ const T = {
     requestService: "Zamów usługę", servicesTitle: "Wybierz usługę", requestedTitle: "Przyjęliśmy zgłoszenie",
     requestedNote: "Koordynator CUS skontaktuje się z Tobą.", requestNumber: "Numer zgłoszenia",
     requestFailed: "Nie udało się przyjąć zgłoszenia. Spróbuj ponownie lub podejdź do okienka.",
+    bundlesTitle: "Pakiety — kilka usług w jednym zgłoszeniu", send: "Wyślij zgłoszenie",
+    phoneLabel: "Telefon do kontaktu (nieobowiązkowo)", ticketHint: "Podaj ten numer, gdy zadzwonisz do CUS.",
+    free: "bezpłatnie", feeLabel: "Opłata", optional: "(nieobowiązkowo)", from: "od", to: "do", fixFields: "Popraw zaznaczone pola.",
     hello: (n) => `Dzień dobry, ${n}!`,
     until: (d, n) => `ważna do ${d}` + (n <= 30 ? ` — zostało ${n} dni` : ""), noEnd: "bezterminowo",
     offline: "Nowa karta, potwierdzona podpisem.", lowAssurance: "Stara karta — pracownik może poprosić o dokument.",
@@ -35,6 +38,9 @@ const T = {
     requestService: "Замовити послугу", servicesTitle: "Виберіть послугу", requestedTitle: "Заявку прийнято",
     requestedNote: "Координатор CUS зв'яжеться з вами.", requestNumber: "Номер заявки",
     requestFailed: "Не вдалося прийняти заявку. Спробуйте ще раз або зверніться до віконця.",
+    bundlesTitle: "Пакети — кілька послуг в одній заявці", send: "Надіслати заявку",
+    phoneLabel: "Телефон для зв'язку (необов'язково)", ticketHint: "Назвіть цей номер, коли телефонуватимете до CUS.",
+    free: "безкоштовно", feeLabel: "Плата", optional: "(необов'язково)", from: "з", to: "по", fixFields: "Виправте позначені поля.",
     hello: (n) => `Добрий день, ${n}!`,
     until: (d, n) => `дійсна до ${d}` + (n <= 30 ? ` — залишилось ${n} дн.` : ""), noEnd: "безстроково",
     offline: "Нова картка, підтверджена підписом.", lowAssurance: "Стара картка — працівник може попросити документ.",
@@ -58,6 +64,9 @@ const T = {
     requestService: "Request a service", servicesTitle: "Choose a service", requestedTitle: "Request received",
     requestedNote: "A CUS coordinator will contact you.", requestNumber: "Request number",
     requestFailed: "The request could not be taken. Please try again or ask at the desk.",
+    bundlesTitle: "Bundles — several services in one request", send: "Send the request",
+    phoneLabel: "Phone number for contact (optional)", ticketHint: "Quote this number when you call the CUS.",
+    free: "free", feeLabel: "Fee", optional: "(optional)", from: "from", to: "to", fixFields: "Please correct the marked fields.",
     hello: (n) => `Hello, ${n}!`,
     until: (d, n) => `valid until ${d}` + (n <= 30 ? ` — ${n} days left` : ""), noEnd: "no end date",
     offline: "A new card, confirmed by its signature.", lowAssurance: "Old card — staff may ask for an ID.",
@@ -77,11 +86,14 @@ const T = {
 };
 
 const $ = (id) => document.getElementById(id);
-const SCREENS = ["idle", "entry", "verdict", "services", "requested"];
+const SCREENS = ["idle", "entry", "verdict", "services", "details", "requested"];
 // The heading each screen moves focus to, so focus never stays on a button that was just hidden.
-const HEADINGS = { idle: "idle-title", entry: "entry-title", verdict: "verdict-title", services: "services-title", requested: "requested-title" };
+const HEADINGS = {
+  idle: "idle-title", entry: "entry-title", verdict: "verdict-title", services: "services-title", details: "details-title",
+  requested: "requested-title",
+};
 // How long a screen waits for the resident before ending the session and going back to idle.
-const INACTIVITY_MS = { entry: 60000, verdict: 20000, services: 60000, requested: 30000 };
+const INACTIVITY_MS = { entry: 60000, verdict: 20000, services: 60000, details: 120000, requested: 30000 };
 
 let lang = "pl";
 let screen = "idle";
@@ -90,8 +102,11 @@ let screen = "idle";
 let lastEvent = null;
 let backToIdle = null;
 let lastStatus = null;
-let servicesShown = [];        // the service objects listed on the services screen (names re-rendered on a language switch)
-let requestedService = null;   // the service just requested (its name re-rendered on a language switch)
+let servicesShown = [];        // the service and bundle offers listed on the services screen (re-rendered on a language switch)
+let chosen = null;             // {offer, kind: "service" | "bundle"} whose details are being filled in
+let fieldProblems = [];        // the server's per-field problems for the form shown ({field, code, text})
+let requestedService = null;   // the offer just requested (its name re-rendered on a language switch)
+let requestedNext = null;      // its next step, {pl, uk, en}
 // Verdicts already handled (the POST /check answer and its own event), keyed without any personal data,
 // so that a late duplicate never brings a finished verdict back.
 const handled = new Map();
@@ -118,6 +133,12 @@ function show(next) {
   }
 }
 
+/// The resident is busy on this screen (typing, choosing): its inactivity timer starts again.
+function keepAlive() {
+  clearTimeout(backToIdle);
+  if (INACTIVITY_MS[screen]) backToIdle = setTimeout(() => finish(), INACTIVITY_MS[screen]);
+}
+
 /// Ends the person's session on the server (if any) and forgets them on the screen: "Gotowe",
 /// "Wróć" to idle and the screen's own inactivity timers all come here.
 function finish() {
@@ -136,14 +157,22 @@ function forgetPerson() {
   if (lastEvent && lastEvent.session) rememberReplaced(lastEvent.session);
   lastEvent = null;
   servicesShown = [];
+  chosen = null;
+  fieldProblems = [];
   requestedService = null;
+  requestedNext = null;
   const v = $("verdict");
   delete v.dataset.kind;
   delete v.dataset.verdict;
   for (const id of ["verdict-mark", "verdict-title", "verdict-greeting", "verdict-reason", "verdict-note", "verdict-keep-card",
-    "services-error", "requested-service", "requested-id", "live"]) $(id).textContent = "";
+    "services-error", "details-title", "details-description", "details-fee", "details-error", "field-phone-error",
+    "requested-service", "requested-note", "requested-id", "live"]) $(id).textContent = "";
   $("verdict-entitlements").replaceChildren();
   $("services-list").replaceChildren();
+  $("bundles-list").replaceChildren();
+  $("bundles-title").hidden = true;
+  $("details-fields").replaceChildren();
+  $("field-phone").value = "";
   $("verdict-keep-card").hidden = true;
   $("request-service").hidden = true;
   $("number").value = "";
@@ -162,7 +191,8 @@ function translateStatic() {
   // Only the screen that is showing is re-rendered: idle stays idle, a finished verdict never comes back.
   if (screen === "verdict" && lastEvent) fillVerdict(lastEvent);
   if (screen === "services") relabelServices();
-  if (screen === "requested" && requestedService) $("requested-service").textContent = serviceName(requestedService);
+  if (screen === "details" && chosen) relabelDetails();
+  if (screen === "requested" && requestedService) fillRequested();
   if (screen === "entry") renderPause();
   if (lastStatus) renderStatus(lastStatus);
 }
@@ -172,7 +202,8 @@ function polishDate(iso) {
   return `${Number(d)}.${m}.${y}`;
 }
 
-function localized(pair) { return pair ? (lang === "en" ? pair.en : pair.pl) || pair.pl || "" : ""; }
+/// A text in the chosen language (pl, uk or en), Polish when that one is missing.
+function localized(text) { return text ? text[lang] || text.pl || "" : ""; }
 
 function eventKey(e) { return `${e.type}|${e.at}|${e.card && e.card.masked}|${e.verdict}|${e.session || ""}`; }
 
@@ -235,37 +266,89 @@ function onSessionEnd(msg) {
 
 function serviceName(svc) { return localized(svc.name); }
 
-function relabelServices() {
-  for (const b of $("services-list").querySelectorAll("button")) {
-    const svc = servicesShown.find((s) => s.id === b.dataset.service);
-    if (svc) b.textContent = serviceName(svc);
+/// "8,00 zł za godzinę", "bezpłatnie", or "" when no fee applies.
+function feeText(fee) {
+  if (!fee) return "";
+  if (fee.kind === "free" || fee.amount_grosze == null) return t().free;
+  const amount = (fee.amount_grosze / 100).toLocaleString(lang === "en" ? "en-GB" : lang === "uk" ? "uk-UA" : "pl-PL",
+    { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return `${amount} zł` + (fee.per ? ` ${localized(fee.per)}` : "");
+}
+
+function offerFee(offer, kind) {
+  if (kind === "service") return feeText(offer.fee);
+  // A bundle: each service's fee, by the services' names when the list knows them.
+  return offer.services.map((id) => {
+    const svc = servicesShown.find((o) => o.kind === "service" && o.offer.id === id);
+    const fee = feeText(offer.fees ? offer.fees[id] : null);
+    return svc && fee ? `${serviceName(svc.offer)}: ${fee}` : fee;
+  }).filter(Boolean).join("; ");
+}
+
+/// One offer as a button (available) or as a plain card saying why not.
+function offerElement(offer, kind) {
+  const el = document.createElement(offer.available ? "button" : "div");
+  if (offer.available) {
+    el.type = "button";
+    el.addEventListener("click", () => chooseOffer(offer, kind));
+  } else {
+    el.className = "unavailable";
   }
+  el.dataset[offer.available ? kind : "unavailable"] = offer.id;
+  fillOffer(el, offer, kind);
+  return el;
+}
+
+function fillOffer(el, offer, kind) {
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = serviceName(offer);
+  const extra = document.createElement("span");
+  if (offer.available) {
+    extra.className = "fee";
+    const fee = offerFee(offer, kind);
+    extra.textContent = fee ? `${t().feeLabel}: ${fee}` : "";
+  } else {
+    extra.className = "why";
+    extra.textContent = offer.reason ? localized(offer.reason.text) : "";
+  }
+  el.replaceChildren(name, extra);
+}
+
+function relabelServices() {
+  for (const { offer, kind, el } of servicesShown) fillOffer(el, offer, kind);
 }
 
 async function showServices() {
   const e = lastEvent;
   if (!e || !e.session) return;
   const list = $("services-list");
+  const bundles = $("bundles-list");
   const error = $("services-error");
   error.textContent = "";
   list.replaceChildren();
+  bundles.replaceChildren();
+  $("bundles-title").hidden = true;
   servicesShown = [];
   show("services");
   try {
-    const res = await fetch("/api/v1/services", { cache: "no-store" });
+    const res = await fetch(`/api/v1/services?session=${encodeURIComponent(e.session)}`, { cache: "no-store" });
     const body = await res.json();
     if (lastEvent !== e || screen !== "services") return;  // the person left meanwhile
-    const held = new Set((e.entitlements || []).map((x) => x.kind));
-    for (const svc of body.services) {
-      if (svc.entitlements.length && !svc.entitlements.some((k) => held.has(k))) continue;
-      servicesShown.push(svc);
-      const b = document.createElement("button");
-      b.type = "button";
-      b.dataset.service = svc.id;
-      b.textContent = serviceName(svc);
-      b.addEventListener("click", () => requestService(svc));
-      list.append(b);
+    if (!res.ok) { error.textContent = errorText(body); return; }
+    // Available services first, then those this person cannot ask for (with the reason).
+    const ordered = [...body.services.filter((s) => s.available), ...body.services.filter((s) => !s.available)];
+    for (const offer of ordered) {
+      const el = offerElement(offer, "service");
+      servicesShown.push({ offer, kind: "service", el });
+      list.append(el);
     }
+    for (const offer of body.bundles.filter((b) => b.available)) {
+      const el = offerElement(offer, "bundle");
+      servicesShown.push({ offer, kind: "bundle", el });
+      bundles.append(el);
+    }
+    $("bundles-title").hidden = bundles.childElementCount === 0;
   } catch (_) {
     if (screen === "services") error.textContent = t().requestFailed;
   }
@@ -274,36 +357,225 @@ async function showServices() {
 function errorText(body) {
   const err = body && body.error;
   if (!err) return t().failed;
-  return (lang === "en" ? err.message : err.message_pl) || err.message || t().failed;
+  const byLang = { pl: err.message_pl, uk: err.message_uk, en: err.message };
+  return byLang[lang] || err.message_pl || err.message || t().failed;
 }
 
-async function requestService(svc) {
+// MARK: The request form
+
+/// Today in Warsaw as YYYY-MM-DD (the kiosk judges dates by Warsaw's calendar, whatever the browser's zone).
+function warsawToday() {
+  return new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Warsaw", year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+}
+
+function addDays(iso, n) {
+  const [y, m, d] = iso.split("-").map(Number);
+  const date = new Date(Date.UTC(y, m - 1, d + n));
+  return date.toISOString().slice(0, 10);
+}
+
+function dayLabel(iso) {
+  const [y, m, d] = iso.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d)).toLocaleDateString(lang === "uk" ? "uk-UA" : lang === "en" ? "en-GB" : "pl-PL",
+    { timeZone: "UTC", weekday: "long", day: "numeric", month: "long" });
+}
+
+function option(value, label) {
+  const o = document.createElement("option");
+  o.value = value;
+  o.textContent = label;
+  return o;
+}
+
+/// The days a date may be: from lead_days ahead to `horizon` days ahead, as a list to choose from.
+function daySelect(id, lead, horizon, required) {
+  const sel = document.createElement("select");
+  sel.id = id;
+  const today = warsawToday();
+  if (!required) sel.append(option("", "—"));
+  for (let n = Math.max(0, lead); n <= horizon; n++) {
+    const iso = addDays(today, n);
+    sel.append(option(iso, dayLabel(iso)));
+  }
+  return sel;
+}
+
+function timeSelect(id, field) {
+  const sel = document.createElement("select");
+  sel.id = id;
+  if (!field.required) sel.append(option("", "—"));
+  const low = field.min != null ? field.min : 7 * 60, high = field.max != null ? field.max : 20 * 60;
+  for (let m = Math.ceil(low / 30) * 30; m <= high; m += 30) {
+    const hhmm = `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+    sel.append(option(hhmm, hhmm));
+  }
+  return sel;
+}
+
+function countSelect(id, field) {
+  const sel = document.createElement("select");
+  sel.id = id;
+  if (!field.required) sel.append(option("", "—"));
+  const low = field.min != null ? field.min : 1, high = field.max != null ? field.max : 10;
+  for (let n = low; n <= high; n++) sel.append(option(String(n), String(n)));
+  return sel;
+}
+
+/// One labelled control per field, in the catalogue's order; its id is field-<id>.
+function fieldElement(field, offer) {
+  const wrap = document.createElement("div");
+  wrap.className = "field";
+  wrap.dataset.field = field.id;
+  const label = document.createElement("label");
+  const id = `field-${field.id}`;
+  label.htmlFor = id;
+  wrap.append(label);
+  let control;
+  switch (field.kind) {
+    case "note":
+      control = document.createElement("textarea");
+      control.id = id;
+      control.maxLength = field.max || 500;
+      break;
+    case "date":
+      control = daySelect(id, offer.lead_days, field.max || 60, field.required);
+      break;
+    case "date_window": {
+      control = document.createElement("div");
+      control.className = "pair";
+      const from = daySelect(`${id}-from`, offer.lead_days, 90, field.required);
+      const to = daySelect(`${id}-to`, offer.lead_days, 90, field.required);
+      from.setAttribute("aria-label", t().from);
+      to.setAttribute("aria-label", t().to);
+      // A window of a few days by default, so that a quick "Wyślij" is already sensible.
+      if (to.options.length > 6) to.selectedIndex = Math.min(to.options.length - 1, Math.min((field.max || 14) - 1, 6));
+      label.htmlFor = `${id}-from`;
+      control.append(from, to);
+      break;
+    }
+    case "time":
+      control = timeSelect(id, field);
+      break;
+    case "count":
+      control = countSelect(id, field);
+      break;
+    default:
+      control = document.createElement("input");
+      control.id = id;
+      control.type = "text";
+      control.maxLength = field.max || 200;
+  }
+  const problem = document.createElement("p");
+  problem.className = "error field-error";
+  problem.id = `${id}-error`;
+  wrap.append(control, problem);
+  return wrap;
+}
+
+function fieldLabel(field) {
+  return localized(field.label) + (field.required ? "" : ` ${t().optional}`);
+}
+
+function relabelDetails() {
+  const { offer, kind } = chosen;
+  $("details-title").textContent = serviceName(offer);
+  $("details-description").textContent = localized(offer.description);
+  const fee = offerFee(offer, kind);
+  $("details-fee").textContent = fee ? `${t().feeLabel}: ${fee}` : "";
+  for (const field of offer.fields) {
+    const wrap = $("details-fields").querySelector(`[data-field="${field.id}"]`);
+    if (wrap) wrap.querySelector("label").textContent = fieldLabel(field);
+  }
+  // Day names in the chosen language.
+  for (const o of $("details-fields").querySelectorAll("option")) if (/^\d{4}-\d{2}-\d{2}$/.test(o.value)) o.textContent = dayLabel(o.value);
+  showProblems();
+}
+
+function chooseOffer(offer, kind) {
+  chosen = { offer, kind };
+  fieldProblems = [];
+  const fields = $("details-fields");
+  fields.replaceChildren(...offer.fields.map((f) => fieldElement(f, offer)));
+  $("field-phone").value = "";
+  $("details-error").textContent = "";
+  relabelDetails();
+  show("details");
+}
+
+function readDetails() {
+  const details = {};
+  for (const field of chosen.offer.fields) {
+    const id = `field-${field.id}`;
+    if (field.kind === "date_window") {
+      const from = $(`${id}-from`).value, to = $(`${id}-to`).value;
+      if (from || to) details[field.id] = { from, to };
+    } else if (field.kind === "count") {
+      const v = $(id).value;
+      if (v) details[field.id] = Number(v);
+    } else {
+      const v = $(id).value.trim();
+      if (v) details[field.id] = v;
+    }
+  }
+  return details;
+}
+
+/// The server's per-field problems next to their fields, in the chosen language.
+function showProblems() {
+  for (const wrap of document.querySelectorAll("#details .field")) {
+    const name = wrap.dataset.field || "phone";
+    const problem = fieldProblems.find((p) => p.field === name);
+    wrap.dataset.invalid = String(Boolean(problem));
+    wrap.querySelector(".field-error").textContent = problem ? localized(problem.text) : "";
+  }
+  const general = fieldProblems.filter((p) => p.field !== "phone" && !chosen.offer.fields.some((f) => f.id === p.field));
+  $("details-error").textContent = fieldProblems.length ? [t().fixFields, ...general.map((p) => localized(p.text))].join(" ") : "";
+}
+
+async function submitDetails(ev) {
+  ev.preventDefault();
   const e = lastEvent;
-  if (!e || !e.session) return;
-  const error = $("services-error");
-  for (const b of $("services-list").querySelectorAll("button")) b.disabled = true;
+  if (!e || !e.session || !chosen) return;
+  const { offer, kind } = chosen;
+  const body = { session: e.session, [kind]: offer.id, details: readDetails(), lang };
+  const phone = $("field-phone").value.trim();
+  if (phone) body.phone = phone;
+  $("details-submit").disabled = true;
+  $("details-error").textContent = "";
   try {
     const res = await fetch("/api/v1/requests", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ session: e.session, service: svc.id }),
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
-    const body = await res.json();
+    const answer = await res.json();
     if (lastEvent !== e) return;  // the session ended while the request was on its way
-    if (!res.ok) {
-      error.textContent = errorText(body);
+    if (res.status === 422 && answer.error && answer.error.fields) {
+      fieldProblems = answer.error.fields;
+      showProblems();
       return;
     }
-    requestedService = svc;
-    $("requested-service").textContent = serviceName(svc);
-    // The last characters of the request's id are enough to quote at the desk.
-    $("requested-id").textContent = body.request.id.replace(/-/g, "").slice(-6).toUpperCase();
+    if (!res.ok) {
+      fieldProblems = [];
+      showProblems();
+      $("details-error").textContent = errorText(answer);
+      return;
+    }
+    requestedService = offer;
+    requestedNext = answer.next_step;
+    fillRequested();
+    // The ticket is what the resident quotes on the phone; the id stays for software.
+    $("requested-id").textContent = answer.ticket || answer.request.id.replace(/-/g, "").slice(-6).toUpperCase();
     show("requested");
-    $("live").textContent = `${t().requestedTitle}. ${serviceName(svc)}`;
+    $("live").textContent = `${t().requestedTitle}. ${serviceName(offer)}. ${t().requestNumber}: ${$("requested-id").textContent}`;
   } catch (_) {
-    if (lastEvent === e) error.textContent = t().requestFailed;
+    if (lastEvent === e) $("details-error").textContent = t().requestFailed;
   } finally {
-    for (const b of $("services-list").querySelectorAll("button")) b.disabled = false;
+    $("details-submit").disabled = false;
   }
+}
+
+function fillRequested() {
+  $("requested-service").textContent = serviceName(requestedService);
+  $("requested-note").textContent = localized(requestedNext) || t().requestedNote;
 }
 
 function renderStatus(s) {
@@ -434,6 +706,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("verdict-done").addEventListener("click", finish);
   $("request-service").addEventListener("click", showServices);
   $("services-back").addEventListener("click", () => { if (lastEvent) show("verdict"); else finish(); });
+  $("details-back").addEventListener("click", () => { if (lastEvent) show("services"); else finish(); });
+  $("details-form").addEventListener("submit", submitDetails);
+  $("details-form").addEventListener("input", keepAlive);
+  $("details-form").addEventListener("change", keepAlive);
   $("requested-done").addEventListener("click", finish);
   $("entry-form").addEventListener("submit", submitNumber);
   translateStatic();

@@ -21,6 +21,8 @@ public struct KioskAPI: Sendable {
     public let outbox: Outbox?
     /// The services residents may request (`GET /api/v1/services`).
     public let catalog: ServiceCatalog
+    /// Takes residents' requests: the catalogue per person, intake, call-backs, statuses.
+    public let desk: RequestDesk
     /// Runs a sync with the central now (`POST /api/v1/sync`); `nil` when no central is configured.
     public let sync: (any SyncTrigger)?
     /// Pauses number entry after refused numbers in a row (`POST /api/v1/check` answers 429).
@@ -30,12 +32,23 @@ public struct KioskAPI: Sendable {
     /// Renders the metrics in Prometheus text format for `GET /metrics`; `nil`: no such route.
     public let metrics: (@Sendable () async -> String)?
 
+    /// The API.
+    ///
+    /// - Parameters:
+    ///   - holders: asks the central for a holder's requests (`Sync`'s engine); `nil` without a central.
+    ///   - ticketKiosk: the kiosk's number in tickets (``KioskTicketNumber``); by default derived from `kioskName`.
+    ///   - callbackGuard: limits call-backs without a card.
     public init(
         checkpoint: Checkpoint, status: any KioskStatusSource, kioskName: String, uiDirectory: String? = nil,
         heartbeat: Duration = .seconds(15), outbox: Outbox? = nil, catalog: ServiceCatalog = ServiceCatalog(),
-        sync: (any SyncTrigger)? = nil, entryGuard: NumberEntryGuard = NumberEntryGuard(path: nil), accessToken: String? = nil,
-        metrics: (@Sendable () async -> String)? = nil
+        sync: (any SyncTrigger)? = nil, holders: (any HolderRequestsSource)? = nil, ticketKiosk: Int? = nil,
+        entryGuard: NumberEntryGuard = NumberEntryGuard(path: nil), callbackGuard: CallbackGuard = CallbackGuard(path: nil),
+        accessToken: String? = nil, metrics: (@Sendable () async -> String)? = nil
     ) {
+        desk = RequestDesk(
+            checkpoint: checkpoint, catalog: catalog, outbox: outbox, holders: holders,
+            ticketKiosk: ticketKiosk ?? KioskTicketNumber.number(centralToken: nil, kioskName: kioskName), callbacks: callbackGuard
+        )
         self.metrics = metrics
         self.checkpoint = checkpoint
         self.status = status
@@ -74,8 +87,9 @@ public struct KioskAPI: Sendable {
             await self.checkpoint.endSession(id: context.parameters.get("id") ?? "", reason: .done)
             return Response(status: .noContent)
         }
-        api.get("services") { _, _ in try self.servicesResponse() }
+        api.get("services") { request, _ in try await self.servicesResponse(request) }
         api.post("requests") { request, _ in try await self.createRequestResponse(request) }
+        api.get("requests") { request, _ in try await self.requestListResponse(request) }
         api.get("requests/:id") { _, context in try self.requestStatusResponse(id: context.parameters.get("id") ?? "") }
         api.post("sync") { _, _ in try await self.syncResponse() }
         return router
@@ -85,7 +99,11 @@ public struct KioskAPI: Sendable {
         do {
             return try Self.json(try await StatusReport.assemble(kiosk: kioskName, checkpoint: checkpoint, source: status))
         } catch let error as ReplicaError {
-            throw APIError(.serviceUnavailable, code: "replica_unavailable", message: "The replica cannot be read: \(error.code.rawValue)")
+            throw APIError(.serviceUnavailable, code: "replica_unavailable", message: APIError.text(
+                "Nie można odczytać rejestru kart (\(error.code.rawValue)). Uruchom kioskctl doctor.",
+                "Неможливо прочитати реєстр карток (\(error.code.rawValue)). Запустіть kioskctl doctor.",
+                "The replica cannot be read: \(error.code.rawValue). Run kioskctl doctor."
+            ))
         }
     }
 
@@ -93,7 +111,12 @@ public struct KioskAPI: Sendable {
         var limit = 50
         if let text = request.uri.queryParameters["limit"] {
             guard let n = Int(text), (1...1000).contains(n) else {
-                throw APIError(.badRequest, code: "bad_limit", message: "limit must be a whole number from 1 to 1000, got \"\(text)\"")
+                let got = String(text.prefix(20))
+                throw APIError(.badRequest, code: "bad_limit", message: APIError.text(
+                    "limit musi być liczbą całkowitą od 1 do 1000, a jest \"\(got)\".",
+                    "limit має бути цілим числом від 1 до 1000, а не \"\(got)\".",
+                    "limit must be a whole number from 1 to 1000, got \"\(got)\""
+                ))
             }
             limit = n
         }
@@ -105,18 +128,21 @@ public struct KioskAPI: Sendable {
         struct CheckRequest: Decodable { var number: String }
         if let wait = await entryGuard.secondsLeft() { throw Self.tooManyAttempts(wait) }
         let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: 16 * 1024) } catch {
-            throw APIError(.contentTooLarge, code: "body_too_large", message: "The request body is larger than 16 KiB.")
-        }
+        do { buffer = try await request.body.collect(upTo: 16 * 1024) } catch { throw Self.bodyTooLarge }
         let body: CheckRequest
         do {
             body = try JSONDecoder.kioskAPI.decode(CheckRequest.self, from: Data(buffer.readableBytesView))
         } catch {
-            throw APIError(.badRequest, code: "malformed_json", message: "Send a JSON object like {\"number\":\"1234 5678\"}: \(Self.describe(error))")
+            let why = Self.describe(error)
+            throw APIError(.badRequest, code: "malformed_json", message: APIError.text(
+                "Nieprawidłowe zapytanie: wyślij {\"number\":\"1234 5678\"} (\(why)).",
+                "Неправильний запит: надішліть {\"number\":\"1234 5678\"} (\(why)).",
+                "Send a JSON object like {\"number\":\"1234 5678\"}: \(why)"
+            ))
         }
         let number: CardNumber
         do { number = try CardNumber(normalising: body.number) } catch {
-            throw APIError(.badRequest, code: "invalid_number", message: error.message.en, messagePL: error.message.pl)
+            throw APIError(.badRequest, code: "invalid_number", message: error.message)
         }
         let event = await checkpoint.check(.typed(number), source: .check)
         await entryGuard.record(accepted: event.verdict == .valid)
@@ -126,11 +152,19 @@ public struct KioskAPI: Sendable {
     static func tooManyAttempts(_ seconds: Int) -> APIError {
         APIError(
             .tooManyRequests, code: "too_many_attempts",
-            message: "Too many numbers that are not valid in a row. Number entry resumes in \(seconds) s.",
-            messagePL: "Zbyt wiele nieudanych prób. Wpisywanie numeru będzie możliwe za \(seconds) s.",
+            message: APIError.text(
+                "Zbyt wiele nieudanych prób. Wpisywanie numeru będzie możliwe za \(seconds) s.",
+                "Забагато невдалих спроб. Ввести номер можна буде через \(seconds) с.",
+                "Too many numbers that are not valid in a row. Number entry resumes in \(seconds) s."
+            ),
             retryAfter: seconds
         )
     }
+
+    /// `413 body_too_large`.
+    static let bodyTooLarge = APIError(.contentTooLarge, code: "body_too_large", message: APIError.text(
+        "Zapytanie jest za duże (ponad 16 KiB).", "Запит завеликий (понад 16 КіБ).", "The request body is larger than 16 KiB."
+    ))
 
     func eventsResponse() -> Response {
         let stream = checkpoint.events.subscribe()

@@ -47,8 +47,11 @@ public struct LocalAccessMiddleware<Context: RequestContext>: RouterMiddleware {
         if let token, !Self.authorized(request.headers[.authorization], token: token) {
             throw APIError(
                 .unauthorized, code: "unauthorized",
-                message: "This kiosk's API needs its access token (http.token): send Authorization: Bearer TOKEN.",
-                messagePL: "Brak dostępu: potrzebny jest token dostępu kiosku.",
+                message: APIError.text(
+                    "Brak dostępu: potrzebny jest token dostępu kiosku (http.token).",
+                    "Немає доступу: потрібен токен доступу кіоску (http.token).",
+                    "This kiosk's API needs its access token (http.token): send Authorization: Bearer TOKEN."
+                ),
                 headers: [.wwwAuthenticate: "Basic realm=\"cus-kiosk\", charset=\"UTF-8\""]
             )
         }
@@ -56,8 +59,11 @@ public struct LocalAccessMiddleware<Context: RequestContext>: RouterMiddleware {
            let authority = request.head.authority, origin != "http://\(authority)", origin != "https://\(authority)" {
             throw APIError(
                 .forbidden, code: "cross_origin",
-                message: "Only the kiosk's own screen may change anything here.",
-                messagePL: "Tylko ekran kiosku może tu coś zmieniać."
+                message: APIError.text(
+                    "Tylko ekran kiosku może tu coś zmieniać.",
+                    "Лише екран кіоску може тут щось змінювати.",
+                    "Only the kiosk's own screen may change anything here."
+                )
             )
         }
         if request.method == .post {
@@ -68,8 +74,11 @@ public struct LocalAccessMiddleware<Context: RequestContext>: RouterMiddleware {
             guard type == "application/json" || (type == nil && !hasBody) else {
                 throw APIError(
                     .unsupportedMediaType, code: "json_required",
-                    message: "Send the body as JSON with the header Content-Type: application/json.",
-                    messagePL: "Treść musi być w formacie JSON (Content-Type: application/json)."
+                    message: APIError.text(
+                        "Treść musi być w formacie JSON (Content-Type: application/json).",
+                        "Вміст має бути у форматі JSON (Content-Type: application/json).",
+                        "Send the body as JSON with the header Content-Type: application/json."
+                    )
                 )
             }
         }

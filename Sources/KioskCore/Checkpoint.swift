@@ -22,12 +22,14 @@ public actor Checkpoint {
         }
     }
 
-    /// A card holder's short-lived session, opened by a valid verdict.
+    /// A card holder's short-lived session, opened by a valid verdict: what the service rules need.
     public struct Session: Sendable, Equatable {
         public var id: String
         /// Kept in memory only, so later actions never need the screen to send a number back.
         public var cardNumber: CardNumber
-        public var entitlements: [EntitlementKind]
+        /// Every entitlement on the card, current or not, with roles and dates (for eligibility, fees and
+        /// the last day a service may take place).
+        public var entitlements: [Entitlement]
         /// `unverified` when the session was opened by a typed number.
         public var identity: Identity
         /// The chip that opened the session: when it leaves the reader, the session ends.
@@ -114,8 +116,14 @@ public actor Checkpoint {
         var sessionID: String?
         if result.verdict == .valid, let number = record?.number ?? Self.number(of: presentation) {
             let id = Self.newSessionID()
+            // The replica's entitlements with their dates; for a signed card it does not know yet, those the
+            // check found valid today (their first day unknown, so taken as today).
+            let today = self.today(at: now)
+            let entitlements = record?.entitlements ?? result.entitlements.map {
+                Entitlement(kind: $0.kind, role: $0.role, validFrom: today, validUntil: $0.validUntil)
+            }
             session = Session(
-                id: id, cardNumber: number, entitlements: result.entitlements.map(\.kind), identity: identity, chip: chip,
+                id: id, cardNumber: number, entitlements: entitlements, identity: identity, chip: chip,
                 expires: now.addingTimeInterval(Double(retention.sessionLifetime.components.seconds))
             )
             let lifetime = retention.sessionLifetime
@@ -136,6 +144,19 @@ public actor Checkpoint {
             metadata: ["source": "\(source.rawValue)", "card": "\(result.card.masked)", "verdict": "\(result.verdict.rawValue)", "reason": "\(result.reasonCode)"]
         )
         return event
+    }
+
+    /// The day rules are judged by: today in Warsaw, never before the replica's last refresh (a kiosk
+    /// whose clock went back must not judge dates by it).
+    public func today() -> CivilDate { today(at: clock.now()) }
+
+    /// The kiosk's clock now.
+    public func now() -> Date { clock.now() }
+
+    private func today(at now: Date) -> CivilDate {
+        let clockDay = CivilDate(now, in: .warsaw)
+        let refreshed = (try? replica.lastRefreshed())?.map { CivilDate($0, in: .warsaw) }
+        return max(clockDay, refreshed ?? clockDay)
     }
 
     /// The most recent verdicts, newest first, without names or session handles.

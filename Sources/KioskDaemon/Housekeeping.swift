@@ -33,6 +33,8 @@ struct Housekeeping: Service {
             if deleted > 0 {
                 logger.info("outbox pruned", metadata: ["deleted": "\(deleted)", "keep_days": "\(keepDays)", "keep_settled": "\(keepSettled)"])
             }
+            // Erased numbers whose WAL truncation a reader held back leave the files now.
+            outbox.truncateWALIfOwed()
         } catch {
             logger.error("outbox could not be pruned", metadata: ["error": "\(error.description)"])
         }

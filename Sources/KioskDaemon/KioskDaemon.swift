@@ -85,7 +85,10 @@ public struct KioskDaemon: Sendable {
         } catch {
             logger.error("outbox cannot be read", metadata: ["error": "\(error.description)"])
         }
-        let catalog = ServiceCatalog()
+        // The latest catalogue the central sent, kept across restarts (offline too); the standard one before that.
+        let catalog = ServiceCatalog(path: (config.stateDirectory as NSString).appendingPathComponent("catalogue.json"))
+        if let problem = catalog.loadProblem { logger.warning("\(problem)") }
+        logger.info("service catalogue", metadata: ["version": "\(catalog.version)", "from_central": "\(catalog.hasCentralCatalogue)"])
         let reader = ReaderService(configuration: config, checkpoint: checkpoint, metrics: metrics, logger: logger)
         let supervision = SystemdSupervision(notifier: notifier, reader: reader, logger: logger)
         let housekeeping = Housekeeping(
@@ -115,9 +118,13 @@ public struct KioskDaemon: Sendable {
         }
         let status = DaemonStatus(reader: reader, outbox: outbox, central: central, warnings: config.warnings)
         let entryGuard = NumberEntryGuard(path: (config.stateDirectory as NSString).appendingPathComponent("number-entry.json"))
+        let callbackGuard = CallbackGuard(path: (config.stateDirectory as NSString).appendingPathComponent("callback-entry.json"))
+        // Tickets carry the number the central gave this kiosk at enrolment (in its token).
+        let ticketKiosk = KioskTicketNumber.number(centralToken: config.centralURL == nil ? nil : config.centralToken, kioskName: config.kioskName)
         let api = KioskAPI(
             checkpoint: checkpoint, status: status, kioskName: config.kioskName, uiDirectory: config.uiDirectory ?? Self.defaultUIDirectory(),
-            outbox: outbox, catalog: catalog, sync: engine, entryGuard: entryGuard,
+            outbox: outbox, catalog: catalog, sync: engine, holders: engine, ticketKiosk: ticketKiosk, entryGuard: entryGuard,
+            callbackGuard: callbackGuard,
             accessToken: config.httpAllowRemote ? config.httpToken : nil,
             metrics: { Self.exposition(metrics: metrics, registry: registry, replica: replica, outbox: outbox) }
         )

@@ -1,7 +1,8 @@
 public import CardModel
+public import CentralWire
 import Foundation
 
-/// One resident's service request as the kiosk keeps it until the central has it.
+/// One resident's request as the kiosk keeps it until the central has it (and, settled, for a while after).
 public struct OutboxItem: Sendable, Equatable {
     /// Where the request is on its way to the central.
     public enum State: Sendable, Equatable {
@@ -9,15 +10,19 @@ public struct OutboxItem: Sendable, Equatable {
         case pending
         /// The central has it: `accepted` now, or `duplicate` of an earlier delivery.
         case delivered(outcome: DeliveryOutcome, requestID: Int64?)
-        /// The central refused it for good (the reason is the central's); never sent again.
+        /// The central could not read it (the reason is the central's); never sent again unless staff
+        /// re-queue it (`kioskctl outbox requeue`). Keeps the card number and phone until a person has dealt with it.
         case quarantined(reason: String)
+        /// Staff discarded it from quarantine (`kioskctl outbox discard`); its card number and phone are erased.
+        case discarded
 
-        /// `pending`, `delivered` or `quarantined`.
+        /// `pending`, `delivered`, `quarantined` or `discarded`.
         public var name: String {
             switch self {
             case .pending: "pending"
             case .delivered: "delivered"
             case .quarantined: "quarantined"
+            case .discarded: "discarded"
             }
         }
     }
@@ -28,23 +33,75 @@ public struct OutboxItem: Sendable, Equatable {
     public var kioskSeq: Int64
     /// The kiosk's wall clock when the resident asked, RFC 3339 UTC with whole seconds.
     public var createdAt: String
-    /// A service id from the catalogue.
-    public var service: String
-    /// The normalised card number; `nil` once delivered or quarantined (it is blanked then).
+    /// A service, a bundle or a call-back.
+    public var kind: RequestKind
+    /// A service's or bundle's id from the catalogue; optional for a call-back.
+    public var service: String?
+    /// The code the resident was given (``Ticket``), `nil` for items queued without one.
+    public var ticket: String?
+    /// The normalised card number while the item is pending or quarantined; `nil` once delivered or
+    /// discarded, and always for a call-back.
     public var cardNumber: String?
-    /// `unverified` when the resident typed a card number instead of tapping the card.
+    /// A Polish phone number (`+48…`) to call back on, kept only while pending or quarantined.
+    public var phone: String?
+    /// HMAC-SHA256 of the card number under this outbox's own key (hex): lets the kiosk count a card's
+    /// requests after delivery without keeping the number. `nil` for a call-back.
+    public var cardTag: String?
+    /// The calendar month in Warsaw the request was made in (`YYYY-MM`), for quotas.
+    public var month: String?
+    /// `unverified` when the resident typed a card number instead of tapping the card, and for call-backs.
     public var identity: Identity
     /// A small JSON object, as compact text.
     public var detailsJSON: String
+    /// The catalogue version the request was judged by.
+    public var catalogueVersion: Int64?
     public var state: State
     /// How many uploads of this item failed without an answer for it.
     public var attempts: Int
     /// The last failure, for the status page; never holds a card number.
     public var lastError: String?
-    /// The status staff gave it at the central (`received`, `scheduled`, `done`, `declined`), once the feed said so.
+    /// The status the central gave it (`received`, `scheduled`, `done`, `declined`), from its answer or the feed.
     public var centralStatus: String?
-    /// When it is scheduled (RFC 3339), for `scheduled`.
+    /// When it is scheduled (RFC 3339), when the central set a time.
     public var scheduledAt: String?
+    /// The day it is scheduled for (`YYYY-MM-DD`).
+    public var scheduledFor: String?
+    /// Why the central declined it, for the resident.
+    public var reason: StatusReason?
+    /// When it was settled (delivered, quarantined or discarded).
+    public var settledAt: String?
+}
+
+/// A request to queue: what ``Outbox/enqueue(_:ticketKiosk:at:)`` stores.
+public struct NewRequest: Sendable, Equatable {
+    /// A service, a bundle or a call-back.
+    public var kind: RequestKind
+    /// The service's or bundle's id; optional for a call-back.
+    public var service: String?
+    /// The normalised card number; required unless `kind` is `callback`, and must be `nil` for one.
+    public var cardNumber: String?
+    /// `unverified` for a typed number or a call-back.
+    public var identity: Identity
+    /// The checked details, a JSON object of at most ``Outbox/maxDetailsBytes`` bytes.
+    public var detailsJSON: String
+    /// A normalised Polish phone number (`+48` and 9 digits), if the resident gave one.
+    public var phone: String?
+    /// The catalogue version the request was judged by.
+    public var catalogueVersion: Int64?
+
+    /// A request to queue.
+    public init(
+        kind: RequestKind, service: String?, cardNumber: String?, identity: Identity, detailsJSON: String = "{}", phone: String? = nil,
+        catalogueVersion: Int64? = nil
+    ) {
+        self.kind = kind
+        self.service = service
+        self.cardNumber = cardNumber
+        self.identity = identity
+        self.detailsJSON = detailsJSON
+        self.phone = phone
+        self.catalogueVersion = catalogueVersion
+    }
 }
 
 /// What the central said about a delivered request.
@@ -52,11 +109,12 @@ public enum DeliveryOutcome: String, Sendable, Equatable {
     case accepted, duplicate
 }
 
-/// The result of one upload for one item, recorded by ``Outbox/record(_:)``.
+/// The result of one upload for one item, recorded by ``Outbox/record(_:at:)``.
 public enum DeliveryResult: Sendable, Equatable {
-    /// The central has it.
-    case delivered(DeliveryOutcome, requestID: Int64?)
-    /// The central refused it for good.
+    /// The central has it; `status` is its status there now (`declined` with `reason` when a business
+    /// rule refused it), `ticket` the ticket it holds it under when that is not the kiosk's.
+    case delivered(DeliveryOutcome, requestID: Int64?, status: String? = nil, reason: StatusReason? = nil, ticket: String? = nil)
+    /// The central could not read it: quarantined for staff.
     case rejected(reason: String)
     /// No answer for this item (network, timeout, a 5xx, a malformed reply): keep it pending.
     case failed(error: String)
@@ -68,12 +126,25 @@ public struct RequestStatusUpdate: Sendable, Equatable {
     public var requestID: Int64
     public var status: String
     public var scheduledAt: String?
+    /// The day it is scheduled for (`YYYY-MM-DD`).
+    public var scheduledFor: String?
+    /// Why it was declined.
+    public var reason: StatusReason?
+    /// The ticket the central holds it under.
+    public var ticket: String?
 
-    public init(idempotencyKey: String, requestID: Int64, status: String, scheduledAt: String?) {
+    /// An update.
+    public init(
+        idempotencyKey: String, requestID: Int64, status: String, scheduledAt: String?, scheduledFor: String? = nil,
+        reason: StatusReason? = nil, ticket: String? = nil
+    ) {
         self.idempotencyKey = idempotencyKey
         self.requestID = requestID
         self.status = status
         self.scheduledAt = scheduledAt
+        self.scheduledFor = scheduledFor
+        self.reason = reason
+        self.ticket = ticket
     }
 }
 
@@ -82,11 +153,14 @@ public struct OutboxCounts: Sendable, Equatable {
     public var pending: Int
     public var quarantined: Int
     public var delivered: Int
+    /// Discarded from quarantine by staff.
+    public var discarded: Int
 
-    public init(pending: Int, quarantined: Int, delivered: Int) {
+    public init(pending: Int, quarantined: Int, delivered: Int, discarded: Int = 0) {
         self.pending = pending
         self.quarantined = quarantined
         self.delivered = delivered
+        self.discarded = discarded
     }
 }
 
@@ -99,6 +173,10 @@ public struct OutboxError: Error, Sendable, CustomStringConvertible {
         case tooNew = "too_new"
         /// Something the caller passed cannot be queued.
         case invalid
+        /// No item has that key or ticket.
+        case notFound = "not_found"
+        /// The item is not in a state that allows the change (re-queueing a delivered item).
+        case wrongState = "wrong_state"
         /// SQLite failed (disk full, I/O, permissions).
         case database
     }
@@ -121,6 +199,10 @@ public struct OutboxError: Error, Sendable, CustomStringConvertible {
             "The outbox \(path) was written by a newer kioskd (\(detail)). Install the newer kioskd."
         case .invalid:
             "Cannot queue the request: \(detail)"
+        case .notFound:
+            "No request in \(path) has the key or ticket \(detail); list them with kioskctl outbox list."
+        case .wrongState:
+            "Cannot do that: \(detail)"
         case .database:
             "Outbox \(path): \(detail). Check that the state directory is writable and the disk is not full."
         }

@@ -5,12 +5,21 @@ public import CentralWire
 public struct Applicant: Sendable, Hashable {
     /// Every entitlement on the card, current or not; empty for a resident without a card.
     public var entitlements: [Entitlement]
+    /// Whether the person presented a card at all (`false`: the public catalogue's terms).
+    public var hasCard: Bool
 
     /// A card holder with `entitlements`.
-    public init(entitlements: [Entitlement]) { self.entitlements = entitlements }
+    public init(entitlements: [Entitlement]) {
+        self.entitlements = entitlements
+        hasCard = true
+    }
 
     /// A resident without a card: the public catalogue's terms.
-    public static let noCard = Applicant(entitlements: [])
+    public static let noCard: Applicant = {
+        var a = Applicant(entitlements: [])
+        a.hasCard = false
+        return a
+    }()
 }
 
 /// Why a service cannot be requested now, with words for the resident.
@@ -23,6 +32,8 @@ public enum UnavailableReason: String, Sendable, Codable, CaseIterable {
     case cardExpires = "card_expires"
     /// The CUS does not offer it now.
     case notOfferedNow = "not_offered_now"
+    /// Only card holders may request it, and no card was presented (the public catalogue).
+    case cardRequired = "card_required"
 
     /// What to tell the resident.
     public var text: LocalizedText {
@@ -50,6 +61,12 @@ public enum UnavailableReason: String, Sendable, Codable, CaseIterable {
                 pl: "Tej usługi teraz nie prowadzimy.",
                 uk: "Зараз ця послуга не надається.",
                 en: "This service is not offered at the moment."
+            )
+        case .cardRequired:
+            LocalizedText(
+                pl: "Ta usługa jest dla posiadaczy kart. Przyłóż kartę albo poproś o telefon od koordynatora.",
+                uk: "Ця послуга для власників карток. Прикладіть картку або попросіть координатора передзвонити.",
+                en: "This service is for card holders. Tap your card, or ask a coordinator to call you back."
             )
         }
     }
@@ -82,7 +99,7 @@ public enum Eligibility {
         var fee: Fee? = best?.fee
         if let publicFee = service.publicFee, fee == nil || publicFee < fee! { fee = publicFee }
         guard service.offered else { return Assessment(available: false, reason: .notOfferedNow, fee: fee) }
-        guard let fee else { return Assessment(available: false, reason: .noEntitlement, fee: nil) }
+        guard let fee else { return Assessment(available: false, reason: applicant.hasCard ? .noEntitlement : .cardRequired, fee: nil) }
         if service.publicFee == nil, let until = best?.until, service.fields.contains(where: { $0.kind.isDay }),
            until < today.adding(days: service.leadDays) {
             return Assessment(available: false, reason: .cardExpires, fee: fee)

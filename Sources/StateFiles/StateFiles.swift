@@ -82,3 +82,45 @@ public struct StateFileError: Error, Sendable, Equatable, CustomStringConvertibl
     }
     public var description: String { "\(path) \(problem)" }
 }
+
+extension StateFiles {
+    /// Writes `bytes` to `path` whole or not at all: a temporary file beside it (mode 0600) is written,
+    /// fsynced and renamed over `path`, then the directory is fsynced, so a power cut leaves either the
+    /// old file or the new one, never a torn one.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(StateFileError) {
+        let temp = path + ".tmp"
+        let fd = open(temp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, fileMode)
+        guard fd >= 0 else { throw StateFileError(path: temp, problem: "cannot be written (\(describeErrno()))") }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { raw in write(fd, raw.baseAddress.map { $0 + written }, bytes.count - written) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                let problem = "cannot be written (\(describeErrno())); check that the disk is not full"
+                close(fd)
+                unlink(temp)
+                throw StateFileError(path: temp, problem: problem)
+            }
+            written += n
+        }
+        if fchmod(fd, fileMode) != 0 || fsync(fd) != 0 {
+            let problem = "cannot be made private and flushed to disk (\(describeErrno()))"
+            close(fd)
+            unlink(temp)
+            throw StateFileError(path: temp, problem: problem)
+        }
+        close(fd)
+        guard rename(temp, path) == 0 else {
+            let problem = "cannot be put in place (\(describeErrno()))"
+            unlink(temp)
+            throw StateFileError(path: path, problem: problem)
+        }
+        // The rename itself must survive a power cut too.
+        let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let dirfd = open(directory.isEmpty ? (path.hasPrefix("/") ? "/" : ".") : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dirfd >= 0 {
+            _ = fsync(dirfd)
+            close(dirfd)
+        }
+    }
+}

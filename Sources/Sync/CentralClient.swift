@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import CardModel
-import CentralWire
+public import CentralWire
 import CompressNIO
 import Foundation
-public import KioskCore
+import KioskCore
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -12,8 +12,11 @@ public import Replica
 
 /// The calls the kiosk makes to the central: the seam between the sync loop and HTTP.
 public protocol CentralConnection: Sendable {
-    /// `GET /v1/services`.
-    func services() async throws(SyncError) -> [KioskService]
+    /// `GET /v1/catalogue`: the whole service catalogue in use at the central.
+    func catalogue() async throws(SyncError) -> Catalogue
+    /// `POST /v1/holder/requests`: one card holder's requests, asked with the chip just presented; answers
+    /// within `timeout` or throws.
+    func holderRequests(_ query: HolderQuery, timeout: Duration) async throws(SyncError) -> [HolderRequest]
     /// `GET /v1/registry/changes?after=&limit=`, checked.
     func changes(after: Int64, limit: Int) async throws(SyncError) -> CentralFeedPage
     /// `GET /v1/registry/snapshot`, streamed: hands the checked cards to `receive` in batches of at most
@@ -36,13 +39,18 @@ public protocol CentralConnection: Sendable {
 public struct CentralFeedPage: Sendable {
     public var changes: [SyncedChange]
     public var statuses: [RequestStatusUpdate]
+    /// The newest catalogue the page published (`catalogue` entries), if any.
+    public var catalogue: Catalogue?
     public var nextAfter: Int64
     public var hasMore: Bool
     public var count: Int
 
-    public init(changes: [SyncedChange], statuses: [RequestStatusUpdate], nextAfter: Int64, hasMore: Bool, count: Int) {
+    public init(
+        changes: [SyncedChange], statuses: [RequestStatusUpdate], catalogue: Catalogue? = nil, nextAfter: Int64, hasMore: Bool, count: Int
+    ) {
         self.changes = changes
         self.statuses = statuses
+        self.catalogue = catalogue
         self.nextAfter = nextAfter
         self.hasMore = hasMore
         self.count = count
@@ -119,10 +127,21 @@ public final class HTTPCentralClient: CentralConnection {
 
     // MARK: Calls
 
-    public func services() async throws(SyncError) -> [KioskService] {
-        let data = try await get("/v1/catalogue", authorised: false, timeout: timeouts.call, limit: 1024 * 1024)
-        let body = try WireDecoding.decode(Catalogue.self, from: data, what: "the service catalogue")
-        return body.services.map(KioskService.init)
+    public func catalogue() async throws(SyncError) -> Catalogue {
+        let data = try await get("/v1/catalogue", authorised: true, timeout: timeouts.call, limit: 4 * 1024 * 1024)
+        return try WireDecoding.decode(Catalogue.self, from: data, what: "the service catalogue")
+    }
+
+    public func holderRequests(_ query: HolderQuery, timeout: Duration) async throws(SyncError) -> [HolderRequest] {
+        let body: Data
+        do { body = try JSONEncoder().encode(query) } catch { throw SyncError(.local, "the holder query cannot be written as JSON") }
+        var request = HTTPClientRequest(url: base + "/v1/holder/requests")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let (status, _, reply) = try await send(request, authorised: true, timeout: timeout, limit: 1024 * 1024)
+        try Self.check(status, reply)
+        return try WireDecoding.decode(HolderRequests.self, from: Data(reply.readableBytesView), what: "the holder's requests").requests
     }
 
     public func changes(after: Int64, limit: Int) async throws(SyncError) -> CentralFeedPage {
@@ -194,8 +213,11 @@ public final class HTTPCentralClient: CentralConnection {
             // The outbox only stores details that are a JSON object (checked at enqueue).
             let details = (try? JSONDecoder().decode(JSONValue.self, from: Data(item.detailsJSON.utf8))) ?? .object([:])
             entries.append(RequestWireItem(
-                idempotencyKey: item.idempotencyKey, kioskSeq: item.kioskSeq, createdAt: item.createdAt, service: item.service,
-                cardNumber: item.cardNumber ?? "", details: details, identity: item.identity
+                idempotencyKey: item.idempotencyKey, kioskSeq: item.kioskSeq, createdAt: item.createdAt,
+                ticket: item.ticket.flatMap(Ticket.init(parsing:)), kind: item.kind, service: item.service,
+                // A pending item always has its number (a call-back has none); quarantined ones are not sent.
+                cardNumber: item.kind == .callback ? nil : item.cardNumber, details: details, identity: item.identity,
+                phone: item.phone, catalogueVersion: item.catalogueVersion
             ))
         }
         let body: Data
@@ -218,18 +240,33 @@ public final class HTTPCentralClient: CentralConnection {
             guard result.idempotencyKey?.lowercased() == item.idempotencyKey else {
                 throw SyncError(.malformed, "a result names another request than the one sent in its place")
             }
+            // A request the central stored: its status there (`declined` with the reason when a rule refused it).
+            let status = result.status?.rawValue
+            let reason = result.status == .declined ? Self.checked(result.statusReason) : nil
+            let ticket = result.ticket?.code
             switch (result.outcome, result.firstOutcome) {
             case (.accepted, _):
-                out[item.idempotencyKey] = .delivered(.accepted, requestID: result.requestID)
+                out[item.idempotencyKey] = .delivered(.accepted, requestID: result.requestID, status: status, reason: reason, ticket: ticket)
             case (.duplicate, .rejected):
                 out[item.idempotencyKey] = .rejected(reason: result.reason ?? "refused by the central earlier")
             case (.duplicate, _):
-                out[item.idempotencyKey] = .delivered(.duplicate, requestID: result.requestID)
+                out[item.idempotencyKey] = .delivered(.duplicate, requestID: result.requestID, status: status, reason: reason, ticket: ticket)
             case (.rejected, _):
                 out[item.idempotencyKey] = .rejected(reason: String((result.reason ?? "refused by the central").prefix(500)))
             }
         }
         return out
+    }
+
+    /// A decline reason cut to size for the outbox; one without words gets the code as its words.
+    static func checked(_ reason: StatusReason?) -> StatusReason? {
+        guard let reason else { return nil }
+        func cut(_ s: String) -> String { String(s.prefix(500)) }
+        let code = String(reason.code.prefix(40))
+        let text = reason.text
+        return StatusReason(code: code, text: LocalizedText(
+            pl: cut(text.pl.isEmpty ? code : text.pl), uk: cut(text.uk.isEmpty ? text.pl : text.uk), en: cut(text.en.isEmpty ? code : text.en)
+        ))
     }
 
     /// Splits pending items into batches the central accepts (at most 100 items and ~200 KiB each).
@@ -238,7 +275,7 @@ public final class HTTPCentralClient: CentralConnection {
         var current: [OutboxItem] = []
         var bytes = 0
         for item in items {
-            let size = 300 + item.detailsJSON.utf8.count + item.service.utf8.count
+            let size = 400 + item.detailsJSON.utf8.count + (item.service?.utf8.count ?? 0)
             if !current.isEmpty && (current.count >= maxItems || bytes + size > maxBatchBytes) {
                 out.append(current)
                 current = []

@@ -1,3 +1,5 @@
+public import CardModel
+public import CentralWire
 import Foundation
 public import KioskCore
 public import KioskMetrics
@@ -67,8 +69,10 @@ public actor SyncEngine: SyncTrigger {
         do {
             try await pull(&outcome)
             try await push(&outcome)
-            if let services = try? await central.services(), catalog.replace(with: services) == false, !services.isEmpty {
-                logger.warning("the central's service catalogue was not usable; keeping the current one")
+            // Catalogue entries in the feed keep it current; a bootstrap skipped the feed's past, and a kiosk
+            // that never had the central's catalogue asks for it whole.
+            if outcome.bootstrapped || !catalog.hasCentralCatalogue {
+                try adopt(try await central.catalogue(), from: "GET /v1/catalogue")
             }
             outcome.ok = true
             outcome.central = "online"
@@ -86,7 +90,26 @@ public actor SyncEngine: SyncTrigger {
         }
         outcome.cursor = try? replica.syncCursor()
         outcome.requestsPending = (try? outbox.counts().pending) ?? 0
+        outcome.catalogueVersion = catalog.catalogue.version
+        // Numbers erased at delivery leave the WAL now if a reader held it back then.
+        outbox.truncateWALIfOwed()
         return outcome
+    }
+
+    /// Puts a catalogue from the central in use if it is newer and sound; one that breaks the rules is logged and ignored.
+    private func adopt(_ candidate: Catalogue, from source: String) throws(SyncError) {
+        let result: ServiceCatalog.Replacement
+        do { result = try catalog.replace(with: candidate) } catch { throw SyncError(.local, "the catalogue \(error)") }
+        switch result {
+        case .replaced:
+            logger.notice("service catalogue replaced", metadata: ["version": "\(candidate.version)", "source": "\(source)"])
+        case .notNewer:
+            break
+        case .refused(let problems):
+            logger.warning("the central's service catalogue breaks the rules; keeping the current one", metadata: [
+                "version": "\(candidate.version)", "problems": "\(problems.prefix(5).joined(separator: "; "))",
+            ])
+        }
     }
 
     // MARK: Pull
@@ -108,8 +131,10 @@ public actor SyncEngine: SyncTrigger {
                 try await bootstrap(&outcome)
                 return
             }
-            // Request statuses first: if we stop before the replica commit, the page comes again and is applied again.
+            // Request statuses and the catalogue first: if we stop before the replica commit, the page comes again
+            // and is applied again (both are idempotent).
             _ = try local({ () throws(OutboxError) in try outbox.apply(page.statuses) })
+            if let published = page.catalogue { try adopt(published, from: "feed") }
             try local({ () throws(ReplicaError) in try replica.applyChanges(page.changes, cursor: page.nextAfter) })
             outcome.changesApplied += page.count
             cursor = page.nextAfter
@@ -128,6 +153,7 @@ public actor SyncEngine: SyncTrigger {
             let page = try await central.changes(after: after, limit: pageSize)
             tracker.contacted()
             _ = try local({ () throws(OutboxError) in try outbox.apply(page.statuses) })
+            if let published = page.catalogue { try adopt(published, from: "feed") }
             try local({ () throws(ReplicaError) in try replica.applyChanges(page.changes, cursor: page.nextAfter) })
             outcome.changesApplied += page.count
             after = page.nextAfter
@@ -196,7 +222,11 @@ public actor SyncEngine: SyncTrigger {
                     }
                 }
                 let quarantined = results.values.filter { if case .rejected = $0 { true } else { false } }.count
-                if quarantined > 0 { logger.warning("the central refused requests; quarantined", metadata: ["count": "\(quarantined)"]) }
+                if quarantined > 0 {
+                    logger.warning("the central could not read requests; quarantined for staff (kioskctl outbox list)", metadata: ["count": "\(quarantined)"])
+                }
+                let declined = results.values.filter { if case .delivered(_, _, .some("declined"), _, _) = $0 { true } else { false } }.count
+                if declined > 0 { logger.info("the central declined requests; residents see why at their next tap", metadata: ["count": "\(declined)"]) }
             }
         }
     }
@@ -204,6 +234,23 @@ public actor SyncEngine: SyncTrigger {
     /// Runs a local write, turning its error into ``SyncError`` `.local`.
     private func local<T, E: Error>(_ body: () throws(E) -> T) throws(SyncError) -> T {
         do { return try body() } catch { throw SyncError(.local, "\(error)") }
+    }
+}
+
+extension SyncEngine: HolderRequestsSource {
+    /// How long a resident at the screen waits for the central's list before the kiosk shows what it knows.
+    public static let holderLookupTimeout: Duration = .seconds(2)
+
+    /// `POST /v1/holder/requests` with the card number and the chip just presented, within ``holderLookupTimeout``.
+    public nonisolated func holderRequests(cardNumber: CardNumber, chip: ChipUID) async throws(HolderLookupError) -> [HolderRequest] {
+        do {
+            let list = try await central.holderRequests(HolderQuery(cardNumber: cardNumber.value, uid: chip.hex), timeout: Self.holderLookupTimeout)
+            tracker.contacted()
+            return list
+        } catch {
+            logger.debug("holder's requests not available from the central", metadata: ["error": "\(error.code.rawValue)"])
+            throw HolderLookupError(error.code.rawValue)
+        }
     }
 }
 

@@ -62,6 +62,7 @@ extension CentralFeedPage {
         var last = cursor
         var changes: [SyncedChange] = []
         var statuses: [RequestStatusUpdate] = []
+        var catalogue: Catalogue?
         for change in page.changes {
             guard change.seq > last, change.seq <= page.nextAfter else { throw SyncError(.malformed, "feed entries out of order") }
             last = change.seq
@@ -71,27 +72,25 @@ extension CentralFeedPage {
                 let synced = try card.synced()
                 changes.append(change.op == .upsert ? .upsert(synced) : .remove(synced))
             case .catalogue:
-                continue
+                guard let published = change.catalogue else { throw SyncError(.malformed, "a catalogue entry without a catalogue") }
+                // Whole versions only; the newest one on the page wins (the kiosk checks it before using it).
+                if published.version > (catalogue?.version ?? Int64.min) { catalogue = published }
             case .requestStatus:
                 guard let r = change.request, UUIDv7.isValid(r.idempotencyKey) else {
                     throw SyncError(.malformed, "a request_status entry that cannot be read")
                 }
                 statuses.append(.init(
                     idempotencyKey: r.idempotencyKey, requestID: r.requestID, status: r.status.rawValue,
-                    scheduledAt: r.scheduledAt.map { String($0.prefix(40)) }
+                    scheduledAt: r.scheduledAt.map { String($0.prefix(40)) }, scheduledFor: r.scheduledFor.map { String($0.prefix(10)) },
+                    reason: r.status == .declined ? HTTPCentralClient.checked(r.reason) : nil, ticket: r.ticket?.code
                 ))
             }
         }
         self.changes = changes
         self.statuses = statuses
+        self.catalogue = catalogue
         nextAfter = page.nextAfter
         hasMore = page.hasMore
         count = page.changes.count
-    }
-}
-
-extension KioskService {
-    init(_ s: ServiceDefinition) {
-        self.init(id: s.id, name: s.name, entitlements: s.publicFee == nil ? s.access.map(\.entitlement) : [])
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// `kioskctl`: the operator's tool for a kiosk (replica, checks, status, cards).
+/// `kioskctl`: the operator's tool for a kiosk (replica, checks, status, cards, the outbox).
 @main
 struct Kioskctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,7 +8,7 @@ struct Kioskctl: AsyncParsableCommand {
         abstract: "Operate a CUS card-check kiosk.",
         subcommands: [
             ReplicaCommand.self, CheckCommand.self, StatusCommand.self, SyncCommand.self, CardCommand.self,
-            BackupCommand.self, RestoreCommand.self, DoctorCommand.self,
+            BackupCommand.self, RestoreCommand.self, DoctorCommand.self, OutboxCommand.self,
         ]
     )
 }

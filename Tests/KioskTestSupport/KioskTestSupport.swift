@@ -155,3 +155,37 @@ public func eventually(_ what: String, timeout: Duration = .seconds(90), _ condi
     }
     throw TestFailure("timed out waiting for: \(what)")
 }
+
+/// Details that pass the standard catalogue's rules for `service` (dates a few days ahead in Warsaw), as JSON text.
+public func requestDetailsJSON(for service: String) -> String {
+    func day(_ n: Int) -> String {
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = TimeZone(identifier: "Europe/Warsaw") ?? .gmt
+        let d = cal.date(byAdding: .day, value: n, to: Date()) ?? Date()
+        let c = cal.dateComponents([.year, .month, .day], from: d)
+        return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
+    }
+    let window = #"{"from":"\#(day(5))","to":"\#(day(9))"}"#
+    switch service {
+    case "senior_taxi":
+        return #"{"pickup":"ul. Kolejowa 5","destination":"Przychodnia, ul. Radomska 70","date":"\#(day(3))","time":"10:30"}"#
+    case "home_care", "respite_care", "mobile_physiotherapist":
+        return #"{"address":"ul. Kolejowa 5, Starachowice","when":\#(window)}"#
+    case "handyman":
+        return #"{"address":"ul. Kolejowa 5, Starachowice","when":\#(window),"note":"cieknie kran"}"#
+    case "vaccinations":
+        return #"{"when":\#(window)}"#
+    case "theatre_trips":
+        return #"{"people":2}"#
+    case "training_flats", "flat_specialists", "family_crisis_support":
+        return #"{"note":"prosimy o kontakt"}"#
+    case "home_support":
+        return #"{"address":"ul. Kolejowa 5, Starachowice","when":\#(window),"note":"pomoc po operacji"}"#
+    case "senior_health":
+        return #"{"when":\#(window)}"#
+    case "family_in_crisis":
+        return #"{"note":"prosimy o kontakt"}"#
+    default:
+        return "{}"
+    }
+}

@@ -8,7 +8,7 @@ import Testing
 /// runs under a live kioskd and never silently drops an undelivered request.
 @Suite("kioskctl backup and restore", .serialized)
 struct BackupTests {
-    func request(_ addr: String, number: String, service: String = "senior_taxi") async throws -> Int {
+    func request(_ addr: String, number: String, service: String = "psychologist") async throws -> Int {
         let check = try await http("POST", "http://\(addr)/api/v1/check", body: #"{"number":"\#(number)"}"#)
         let session = try #require(check.json?["session"] as? String)
         return try await http("POST", "http://\(addr)/api/v1/requests", body: #"{"session":"\#(session)","service":"\#(service)"}"#).status
@@ -54,7 +54,7 @@ struct BackupTests {
         #expect(underLive.stderr.contains("stop it first"), "\(underLive.stderr)")
 
         // A request queued after the backup: restoring would lose it, so it is refused without --force.
-        #expect(try await request(addr, number: "KDR-1001", service: "respite_care") == 201)
+        #expect(try await request(addr, number: "KDR-1001", service: "community_organising") == 201)
         #expect(try await pending(addr) == 2)
         #expect(try await kioskd.terminate() == 0)
         let wouldLose = try await run(binary("kioskctl"), ["restore", folder], environment: env)

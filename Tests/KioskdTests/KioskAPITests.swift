@@ -20,7 +20,8 @@ struct APIServer {
     /// Runs `body` against a live server on a free port, then stops it.
     static func with(
         csv: String = registryCSV(), clock: any KioskClock = SystemClock(), retention: Checkpoint.Retention = .init(),
-        outbox: Outbox? = nil, entryGuardPath: String? = nil, accessToken: String? = nil,
+        outbox: Outbox? = nil, entryGuardPath: String? = nil, accessToken: String? = nil, catalog: ServiceCatalog = ServiceCatalog(),
+        holders: (any HolderRequestsSource)? = nil, callbackGuard: CallbackGuard = CallbackGuard(path: nil),
         _ body: (APIServer) async throws -> Void
     ) async throws {
         let dir = TempDir()
@@ -31,7 +32,8 @@ struct APIServer {
         let checkpoint = Checkpoint(replica: replica, clock: clock, retention: retention, logger: logger)
         let api = KioskAPI(
             checkpoint: checkpoint, status: StandaloneStatus(), kioskName: "test", heartbeat: .milliseconds(200), outbox: outbox,
-            entryGuard: NumberEntryGuard(path: entryGuardPath), accessToken: accessToken
+            catalog: catalog, holders: holders, entryGuard: NumberEntryGuard(path: entryGuardPath), callbackGuard: callbackGuard,
+            accessToken: accessToken
         )
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let app = Application(

@@ -22,7 +22,7 @@ struct KioskdTrustProcessTests {
         let addr = try await kioskd.waitUntilListening()
         let event = try #require(try await http("POST", "http://\(addr)/api/v1/check", body: #"{"number":"SKS-0001"}"#).json)
         let session = try #require(event["session"] as? String)
-        let made = try await http("POST", "http://\(addr)/api/v1/requests", body: #"{"session":"\#(session)","service":"senior_taxi"}"#)
+        let made = try await http("POST", "http://\(addr)/api/v1/requests", body: #"{"session":"\#(session)","service":"psychologist"}"#)
         #expect(made.status == 201)
         _ = try await http("POST", "http://\(addr)/api/v1/check", body: #"{"number":"ZZZ-0009"}"#)
 
@@ -161,7 +161,7 @@ struct KioskdTrustProcessTests {
         let session = try #require(typed["session"] as? String)
         // strace writes each line when the call returns, so a sync made before the answer is in the file by now.
         let before = walSyncs()
-        let made = try await http("POST", "http://\(addr)/api/v1/requests", body: #"{"session":"\#(session)","service":"senior_taxi"}"#)
+        let made = try await http("POST", "http://\(addr)/api/v1/requests", body: #"{"session":"\#(session)","service":"psychologist"}"#)
         #expect(made.status == 201)
         #expect(walSyncs() > before, "no fsync of outbox.sqlite-wal before the 201")
         // SIGTERM to kioskd itself (strace would only detach from it); strace ends with it.

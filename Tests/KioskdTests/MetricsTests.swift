@@ -81,7 +81,7 @@ struct MetricsTests {
         let check = try await http("POST", "http://\(addr)/api/v1/check", body: #"{"number":"SKS-0001"}"#, headers: ["Content-Type": "application/json"])
         let session = try #require(check.json?["session"] as? String)
         let request = try await http(
-            "POST", "http://\(addr)/api/v1/requests", body: #"{"session":"\#(session)","service":"senior_taxi"}"#,
+            "POST", "http://\(addr)/api/v1/requests", body: #"{"session":"\#(session)","service":"psychologist"}"#,
             headers: ["Content-Type": "application/json"]
         )
         #expect(request.status == 201)

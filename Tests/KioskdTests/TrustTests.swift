@@ -28,7 +28,7 @@ struct TrustTests {
             let session = try #require(event["session"] as? String)
             #expect(await server.checkpoint.session(id: session)?.identity == .unverified)
 
-            let made = try await http("POST", server.base + "/api/v1/requests", body: #"{"session":"\#(session)","service":"senior_taxi"}"#)
+            let made = try await http("POST", server.base + "/api/v1/requests", body: #"{"session":"\#(session)","service":"psychologist"}"#)
             #expect(made.status == 201)
             let key = try #require((made.json?["request"] as? [String: Any])?["id"] as? String)
             #expect(try outbox.item(key: key)?.identity == .unverified)
@@ -78,7 +78,7 @@ struct TrustTests {
             let end = try #require(sse.lastEvent())
             #expect(end["session"] as? String == session)
             #expect(end["reason"] as? String == "done")
-            let late = try await http("POST", server.base + "/api/v1/requests", body: #"{"session":"\#(session)","service":"senior_taxi"}"#)
+            let late = try await http("POST", server.base + "/api/v1/requests", body: #"{"session":"\#(session)","service":"psychologist"}"#)
             #expect(late.status == 410)
             // Ending it again, or an unknown session, changes nothing and says nothing.
             #expect(try await http("DELETE", server.base + "/api/v1/sessions/\(session)").status == 204)

@@ -159,7 +159,7 @@ struct PowerCutTests {
             guard let check = try? await http("POST", base + "/check", body: #"{"number":"SKS-0001"}"#, timeout: 5),
                   let session = check.json?["session"] as? String
             else { return }
-            let body = #"{"session":"\#(session)","service":"senior_taxi","details":{"round":\#(round),"i":\#(i)}}"#
+            let body = #"{"session":"\#(session)","service":"psychologist","details":{"note":"round \#(round), request \#(i)"}}"#
             if let created = try? await http("POST", base + "/requests", body: body, timeout: 5), created.status == 201,
                let id = (created.json?["request"] as? [String: Any])?["id"] as? String {
                 tally.acknowledged(id)

@@ -1,4 +1,5 @@
 import Foundation
+import PN532Emulator
 import KioskTestSupport
 import Testing
 #if canImport(FoundationNetworking)
@@ -345,4 +346,110 @@ final class FakeCentral: @unchecked Sendable {
     var url: String { "http://127.0.0.1:\(port)" }
 
     deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+}
+
+/// A central that answers by route with fixed bodies: an empty registry (snapshot and feed) and the
+/// catalogue it is given; anything else is a 404. For the tests of what the kiosk keeps from a central.
+final class ScriptedCentral: @unchecked Sendable {
+    let port: Int
+    private let fd: Int32
+    private let thread: Thread
+
+    init(routes: [String: (type: String, body: String)]) throws {
+        let (fd, port) = try boundLoopbackSocket()
+        guard listen(fd, 16) == 0 else { throw TestFailure("scripted central cannot listen") }
+        self.fd = fd
+        self.port = port
+        thread = Thread {
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 { return }
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                let n = recv(client, &buffer, buffer.count, 0)
+                let head = String(decoding: buffer[0..<max(0, n)], as: UTF8.self)
+                let target = head.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
+                let path = String(target.split(separator: "?").first ?? "")
+                let reply: String
+                if let route = routes[path] {
+                    reply = "HTTP/1.1 200 OK\r\nContent-Type: \(route.type)\r\nContent-Length: \(route.body.utf8.count)\r\nConnection: close\r\n\r\n\(route.body)"
+                } else {
+                    let body = #"{"error":{"code":"not_found","message":"no such route"}}"#
+                    reply = "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+                }
+                _ = reply.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+                close(client)
+            }
+        }
+        thread.start()
+    }
+
+    /// An empty registry and `catalogue` at `GET /v1/catalogue`.
+    convenience init(catalogue: String) throws {
+        try self.init(routes: [
+            "/v1/registry/snapshot": ("application/x-ndjson", #"{"seq":0,"cards":0}"# + "\n"),
+            "/v1/registry/changes": ("application/json", #"{"changes":[],"next_after":0,"has_more":false}"#),
+            "/v1/catalogue": ("application/json", catalogue),
+        ])
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    deinit { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+}
+
+extension Kiosk {
+    /// `POST /api/v1/requests`; the status and the answer.
+    func request(_ body: String) async throws -> (Int, [String: Any]) {
+        let r = try await http("POST", base + "/requests", body: body)
+        return (r.status, r.json ?? [:])
+    }
+
+    /// `GET /api/v1/services[?session=]`.
+    func services(session: String? = nil) async throws -> [String: Any] {
+        try await http("GET", base + "/services" + (session.map { "?session=\($0)" } ?? "")).json ?? [:]
+    }
+
+    /// `GET /api/v1/requests?session=`: the status and the list.
+    func requests(session: String) async throws -> (Int, [[String: Any]]) {
+        let r = try await http("GET", base + "/requests?session=\(session)")
+        return (r.status, r.json?["requests"] as? [[String: Any]] ?? [])
+    }
+
+    /// Whether any of the outbox's three files holds `text` in its raw bytes.
+    func outboxFilesHold(_ text: String) -> [String] {
+        ["outbox.sqlite", "outbox.sqlite-wal", "outbox.sqlite-shm"].filter { name in
+            (FileManager.default.contents(atPath: state + "/" + name) ?? Data()).range(of: Data(text.utf8)) != nil
+        }
+    }
+}
+
+extension Kiosk {
+    /// Places `card` on `emulator` and reads the `tap` verdict from the kiosk's event stream (as the screen
+    /// does); returns the session it opened. The card stays on the reader (taking it off ends the session).
+    func tap(_ card: EmulatedCard, on emulator: PN532Emulator, timeout: Duration = .seconds(30)) async throws -> String {
+        guard let port = Int(address.split(separator: ":").last ?? "") else { throw TestFailure("no address") }
+        let fd = try connectTCP(port: port)
+        defer { close(fd) }
+        let request = "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        var text = ""
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        var placed = false
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let n = recv(fd, &chunk, chunk.count, Int32(MSG_DONTWAIT))
+            if n > 0 { text += String(decoding: chunk[0..<n], as: UTF8.self) } else { try await Task.sleep(for: .milliseconds(20)) }
+            if !placed, text.contains(": connected") {
+                try emulator.place(card)
+                placed = true
+            }
+            if let range = text.range(of: "event: tap\ndata: "), let end = text[range.upperBound...].range(of: "\n\n") {
+                let data = Data(text[range.upperBound..<end.lowerBound].utf8)
+                let event = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+                guard let session = event?["session"] as? String else { throw TestFailure("a tap without a session: \(event ?? [:])") }
+                return session
+            }
+        }
+        throw TestFailure("no tap on the event stream: \(text.suffix(500))")
+    }
 }

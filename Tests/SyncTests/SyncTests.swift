@@ -1,5 +1,6 @@
 import CentralWire
 import Foundation
+import ServiceRules
 import KioskTestSupport
 import KioskCore
 import Outbox
@@ -43,7 +44,10 @@ struct SyncTests {
 
         // A request made at the kiosk reaches the central; staff schedule it; the kiosk sees it.
         let session = try #require(try await kiosk.check("USM-3001")["session"] as? String)
-        let created = try await http("POST", kiosk.base + "/requests", body: #"{"session":"\#(session)","service":"senior_taxi","details":{"note":"wózek"}}"#)
+        let created = try await http(
+            "POST", kiosk.base + "/requests",
+            body: #"{"session":"\#(session)","service":"senior_taxi","details":\#(requestDetailsJSON(for: "senior_taxi"))}"#
+        )
         #expect(created.status == 201)
         let key = try #require((created.json?["request"] as? [String: Any])?["id"] as? String)
         _ = try await kiosk.syncUntilOK()
@@ -78,12 +82,15 @@ struct SyncTests {
         try await kiosk.waitUntilListening()
         _ = try await kiosk.syncUntilOK()
 
-        // The built-in catalogue has the central's ids.
-        let theirs = try await http("GET", central.url + "/v1/catalogue").json?["services"] as? [[String: Any]] ?? []
-        let ours = try await http("GET", kiosk.base + "/services").json?["services"] as? [[String: Any]] ?? []
-        #expect(ours.count == 13)
-        #expect(ours.compactMap { $0["id"] as? String } == theirs.compactMap { $0["id"] as? String })
-        #expect(ServiceCatalog.builtIn.map(\.id) == theirs.compactMap { $0["id"] as? String })
+        // The kiosk lists the central's catalogue (GET /v1/catalogue) and keeps it in its state directory.
+        let theirs = try #require(try await http("GET", central.url + "/v1/catalogue").json)
+        let ours = try #require(try await http("GET", kiosk.base + "/services").json)
+        #expect(ours["catalogue_version"] as? Int == theirs["version"] as? Int)
+        let ourIDs = (ours["services"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(ourIDs.count == 13)
+        #expect(ourIDs == (theirs["services"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String })
+        #expect(ourIDs == StandardCatalogue.catalogue.services.map(\.id))
+        #expect(FileManager.default.fileExists(atPath: kiosk.state + "/catalogue.json"))
 
         let session = try #require(try await kiosk.check("SKS-0001")["session"] as? String)
         func post(_ body: String) async throws -> (Int, String?) {
@@ -96,17 +103,27 @@ struct SyncTests {
         #expect(try await post(#"{"session":"nope","service":"senior_taxi"}"#) == (410, "session_expired"))
         #expect(try await post(#"{"session":"\#(session)","service":"space_travel"}"#) == (404, "unknown_service"))
         // A senior card does not open the support package for large families.
-        #expect(try await post(#"{"session":"\#(session)","service":"family_crisis_support"}"#) == (409, "not_entitled"))
-        let ok = try await http("POST", kiosk.base + "/requests", body: #"{"session":"\#(session)","service":"senior_taxi","details":{"from":"Łazy"}}"#)
+        #expect(try await post(#"{"session":"\#(session)","service":"family_crisis_support"}"#) == (409, "not_available"))
+        #expect(try await post(#"{"session":"\#(session)","service":"senior_taxi"}"#) == (422, "invalid_details"))
+        let ok = try await http(
+            "POST", kiosk.base + "/requests",
+            body: #"{"session":"\#(session)","service":"senior_taxi","details":\#(requestDetailsJSON(for: "senior_taxi"))}"#
+        )
         #expect(ok.status == 201)
         let request = try #require(ok.json?["request"] as? [String: Any])
         #expect(request["status"] as? String == "queued")
         #expect(request["service"] as? String == "senior_taxi")
         #expect(UUIDv7.isValid(request["id"] as? String ?? ""))
         #expect(request["created_at"] is String)
-        // Errors carry Polish too.
+        // The ticket carries the kiosk number the central gave at enrolment (in its token), or for an older
+        // token one derived from the kiosk's name ("kiosk" by default).
+        let ticket = try #require(ok.json?["ticket"] as? String)
+        let number = KioskTicketNumber.number(centralToken: token, kioskName: "kiosk")
+        #expect(ticket.hasPrefix(Ticket.kioskCode(number) + "-"))
+        // Errors carry Polish and Ukrainian too.
         let expired = try await http("POST", kiosk.base + "/requests", body: #"{"session":"nope","service":"senior_taxi"}"#)
         #expect((expired.json?["error"] as? [String: Any])?["message_pl"] is String)
+        #expect((expired.json?["error"] as? [String: Any])?["message_uk"] is String)
         // A new tap ends the session.
         _ = try await kiosk.check("KDR-1001")
         #expect(try await post(#"{"session":"\#(session)","service":"senior_taxi"}"#) == (410, "session_expired"))
@@ -133,8 +150,11 @@ struct SyncTests {
         var keys: Set<String> = []
         for service in ["senior_taxi", "home_care", "handyman", "vaccinations"] {
             let session = try #require(try await kiosk.check("SKS-0001")["session"] as? String)
-            let r = try await http("POST", kiosk.base + "/requests", body: #"{"session":"\#(session)","service":"\#(service)"}"#)
-            #expect(r.status == 201)
+            let r = try await http(
+                "POST", kiosk.base + "/requests",
+                body: #"{"session":"\#(session)","service":"\#(service)","details":\#(requestDetailsJSON(for: service))}"#
+            )
+            #expect(r.status == 201, "\(service): \(String(decoding: r.body, as: UTF8.self))")
             keys.insert(try #require((r.json?["request"] as? [String: Any])?["id"] as? String))
         }
         let (code, outcome) = try await kiosk.sync()
@@ -171,7 +191,7 @@ struct SyncTests {
         defer { kiosk.terminate() }
         try await kiosk.waitUntilListening()
         let session = try #require(try await kiosk.check("SKS-0001")["session"] as? String)
-        #expect(try await http("POST", kiosk.base + "/requests", body: #"{"session":"\#(session)","service":"senior_taxi"}"#).status == 201)
+        #expect(try await http("POST", kiosk.base + "/requests", body: #"{"session":"\#(session)","service":"psychologist"}"#).status == 201)
         for _ in 0..<3 {
             let (code, outcome) = try await kiosk.sync()
             #expect(code == 502)

@@ -8,6 +8,7 @@ import urllib.request
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select
 
 from uihelp import (HALINA, EventLog, assert_idle_without_trace, assert_session_gone, open_screen, shot,
                     shown_session, wait, wait_for_idle)
@@ -101,11 +102,34 @@ def test_a_resident_requests_a_service_after_a_valid_tap(kiosk, browser):
         names = [b.get_attribute("data-service") for b in browser.find_elements(By.CSS_SELECTOR, "#services-list button")]
         assert "family_crisis_support" not in names  # a senior with a disability card, not a large family
         shot(browser, "services")
+        # Each service shows what this person would pay; one she cannot ask for says why and is no button.
+        assert "bezpłatnie" in taxi.text  # the disability card makes the taxi free
+        crisis = browser.find_element(By.CSS_SELECTOR, "[data-unavailable=family_crisis_support]")
+        assert "inną kartą" in crisis.text
         taxi.click()
+        # The taxi's details, asked one by one; a missing address is explained in the chosen language.
+        wait(browser).until(EC.visibility_of_element_located((By.ID, "details")))
+        assert browser.find_element(By.ID, "details-title").text == "Taksówka CUS"
+        shot(browser, "details")
+        browser.find_element(By.ID, "field-destination").send_keys("Szpital, ul. Radomska 70")
+        browser.find_element(By.ID, "details-submit").click()
+        wait(browser).until(EC.text_to_be_present_in_element((By.ID, "field-pickup-error"), "Uzupełnij"))
+        assert browser.find_element(By.ID, "field-destination-error").text == ""
+        browser.find_element(By.ID, "field-pickup").send_keys("ul. Kolejowa 5")
+        Select(browser.find_element(By.ID, "field-date")).select_by_index(2)
+        Select(browser.find_element(By.ID, "field-time")).select_by_value("10:30")
+        browser.find_element(By.ID, "field-phone").send_keys("512 345 678")
+        browser.find_element(By.ID, "details-submit").click()
         wait(browser).until(EC.visibility_of_element_located((By.ID, "requested")))
         assert browser.find_element(By.ID, "requested-service").text == "Taksówka CUS"
-        assert len(browser.find_element(By.ID, "requested-id").text) == 6
+        # The ticket to quote on the phone, and what happens next.
+        assert re.fullmatch(r"[2-9A-HJKMNP-TV-Z]{2,6}-[2-9A-HJKMNP-TV-Z]{5,}", browser.find_element(By.ID, "requested-id").text)
+        assert browser.find_element(By.ID, "requested-note").text == "Kierowca zadzwoni dzień przed kursem."
         shot(browser, "requested")
+        browser.find_element(By.CSS_SELECTOR, "[data-lang=uk]").click()
+        assert browser.find_element(By.ID, "requested-service").text == "Таксі CUS"
+        assert browser.find_element(By.ID, "requested-note").text == "Водій зателефонує за день до поїздки."
+        browser.find_element(By.CSS_SELECTOR, "[data-lang=pl]").click()
     finally:
         kiosk.remove()
     # Stored durably in the outbox before the screen said so (a standalone kiosk keeps it queued).

@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "KioskCore",
             dependencies: [
-                "CardModel", "CardCheck", "Replica", "Outbox", "KioskMetrics", "CentralWire", "ServiceRules", "StateFiles",
+                "CardModel", "CardCheck", "Replica", "Outbox", "KioskMetrics", "CentralWire", "ServiceRules", "StateFiles", "StaffAccess",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -128,7 +128,7 @@ let package = Package(
         .target(
             name: "KioskAPI",
             dependencies: [
-                "CardModel", "CardCheck", "CentralWire", "Replica", "Outbox", "StateFiles", "KioskCore",
+                "CardModel", "CardCheck", "CentralWire", "Replica", "Outbox", "StateFiles", "KioskCore", "Speech", "TicketPrinter", "StaffAccess",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,7 +154,7 @@ let package = Package(
             name: "KioskDaemon",
             dependencies: [
                 "CardModel", "CardCheck", "Replica", "KioskConfig", "KioskCore", "KioskAPI", "CardReader", "CardFormat", "Outbox", "Sync", "StateFiles",
-                "KioskMetrics", "SystemdNotify",
+                "KioskMetrics", "SystemdNotify", "Speech", "TicketPrinter", "StaffAccess",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -229,7 +229,7 @@ let package = Package(
             name: "kioskctl",
             dependencies: [
                 "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskCore", "CardFormat", "CardReader", "StateFiles", "StateBackup",
-                "CommandLineProgress", "Doctor", "Outbox", "CentralWire",
+                "CommandLineProgress", "Doctor", "Outbox", "CentralWire", "StaffAccess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -286,7 +286,7 @@ let package = Package(
             dependencies: [
                 "KioskTestSupport",
                 "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskConfig", "KioskCore", "KioskAPI", "KioskDaemon", "PN532Emulator", "Outbox",
-                "StateFiles", "SystemdNotify", "CentralWire", "ServiceRules",
+                "StateFiles", "SystemdNotify", "CentralWire", "ServiceRules", "TicketPrinter",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

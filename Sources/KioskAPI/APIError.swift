@@ -43,6 +43,8 @@ public struct APIError: HTTPResponseError, Sendable {
     public var fields: [FieldError]?
     /// Extra response headers (e.g. `WWW-Authenticate` on a 401).
     public var headers: HTTPFields
+    /// For `403 wrong_pin`: PIN tries left before the staff card is locked.
+    public var triesLeft: Int?
 
     /// An error answer.
     public init(
@@ -63,7 +65,8 @@ public struct APIError: HTTPResponseError, Sendable {
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = ErrorBody(error: .init(
-            code: code, message: message.en, messagePl: message.pl, messageUk: message.uk, retryAfter: retryAfter, reason: reason, fields: fields
+            code: code, message: message.en, messagePl: message.pl, messageUk: message.uk, retryAfter: retryAfter, reason: reason, fields: fields,
+            triesLeft: triesLeft
         ))
         let data = try JSONEncoder.kioskAPI.encode(body)
         var headers = self.headers
@@ -83,6 +86,7 @@ struct ErrorBody: Encodable {
         var retryAfter: Int?
         var reason: StatusReason?
         var fields: [APIError.FieldError]?
+        var triesLeft: Int?
     }
     var error: Inner
 }

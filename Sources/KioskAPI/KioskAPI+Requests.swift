@@ -24,7 +24,7 @@ extension KioskAPI {
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: 16 * 1024) } catch { throw Self.bodyTooLarge }
         let parsed = try Self.parseRequestBody(Data(buffer.readableBytesView))
-        let accepted: AcceptedRequest
+        var accepted: AcceptedRequest
         do {
             switch parsed.body {
             case .request(let submission): accepted = try await desk.submit(submission)
@@ -33,6 +33,8 @@ extension KioskAPI {
         } catch {
             throw Self.apiError(error, lang: parsed.lang)
         }
+        // On disk already: the slip goes to the printer on its own, the answer does not wait for paper.
+        if printTicket(accepted, lang: parsed.lang.rawValue) { accepted.printed = true }
         return try Self.json(accepted, status: .created)
     }
 

@@ -1,5 +1,8 @@
 import CardModel
 import Foundation
+public import Logging
+public import Speech
+public import TicketPrinter
 public import Hummingbird
 public import KioskCore
 import NIOCore
@@ -31,6 +34,8 @@ public struct KioskAPI: Sendable {
     public let accessToken: String?
     /// Renders the metrics in Prometheus text format for `GET /metrics`; `nil`: no such route.
     public let metrics: (@Sendable () async -> String)?
+    /// The screen's settings and the kiosk's voice, printer and verification mode.
+    public let screen: ScreenServices
 
     /// The API.
     ///
@@ -43,8 +48,9 @@ public struct KioskAPI: Sendable {
         heartbeat: Duration = .seconds(15), outbox: Outbox? = nil, catalog: ServiceCatalog = ServiceCatalog(),
         sync: (any SyncTrigger)? = nil, holders: (any HolderRequestsSource)? = nil, ticketKiosk: Int? = nil,
         entryGuard: NumberEntryGuard = NumberEntryGuard(path: nil), callbackGuard: CallbackGuard = CallbackGuard(path: nil),
-        accessToken: String? = nil, metrics: (@Sendable () async -> String)? = nil
+        accessToken: String? = nil, metrics: (@Sendable () async -> String)? = nil, screen: ScreenServices = ScreenServices()
     ) {
+        self.screen = screen
         desk = RequestDesk(
             checkpoint: checkpoint, catalog: catalog, outbox: outbox, holders: holders,
             ticketKiosk: ticketKiosk ?? KioskTicketNumber.number(centralToken: nil, kioskName: kioskName), callbacks: callbackGuard
@@ -87,6 +93,13 @@ public struct KioskAPI: Sendable {
             await self.checkpoint.endSession(id: context.parameters.get("id") ?? "", reason: .done)
             return Response(status: .noContent)
         }
+        api.get("ui") { _, _ in try self.uiResponse() }
+        api.post("speech") { request, _ in try await self.speakResponse(request) }
+        api.delete("speech") { _, _ in await self.stopSpeechResponse() }
+        api.post("sessions/:id/extend") { _, context in try await self.extendSessionResponse(id: context.parameters.get("id") ?? "") }
+        api.post("staff/unlock") { request, _ in try await self.staffUnlockResponse(request) }
+        api.post("staff/check") { request, _ in try await self.staffCheckResponse(request) }
+        api.delete("staff/session") { request, _ in try await self.staffEndResponse(request) }
         api.get("services") { request, _ in try await self.servicesResponse(request) }
         api.post("requests") { request, _ in try await self.createRequestResponse(request) }
         api.get("requests") { request, _ in try await self.requestListResponse(request) }
@@ -226,5 +239,31 @@ public struct KioskAPI: Sendable {
         case DecodingError.dataCorrupted: "the body is not valid JSON"
         default: "the body could not be read"
         }
+    }
+}
+
+/// The screen's settings and what the kiosk has for it: a voice, a ticket printer, verification mode.
+public struct ScreenServices: Sendable {
+    /// `GET /api/v1/ui`.
+    public var settings: ScreenSettings
+    /// Reads aloud (`POST /api/v1/speech`); `nil`: 503 `speech_unavailable`.
+    public var speaker: Speaker?
+    /// Prints each accepted request's ticket; `nil`: no printer.
+    public var printer: TicketPrinterDevice?
+    /// Staff verification mode; `nil`: none at this kiosk.
+    public var staff: StaffDesk?
+    /// Where printer failures are logged.
+    public var logger: Logger
+
+    /// What a kiosk has for its screen.
+    public init(
+        settings: ScreenSettings = ScreenSettings(), speaker: Speaker? = nil, printer: TicketPrinterDevice? = nil, staff: StaffDesk? = nil,
+        logger: Logger = Logger(label: "kioskd.screen")
+    ) {
+        self.settings = settings
+        self.speaker = speaker
+        self.printer = printer
+        self.staff = staff
+        self.logger = logger
     }
 }

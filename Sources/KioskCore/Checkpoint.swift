@@ -59,11 +59,14 @@ public actor Checkpoint {
     private var recent: [CheckEvent] = []
     private var session: Session?
     private var sessionTimer: Task<Void, Never>?
+    /// `partner`: verdicts never carry a name and open no session (a partner's desk takes no requests).
+    public nonisolated let partnerMode: Bool
 
     public init(
         replica: Replica, clock: any KioskClock = SystemClock(), retention: Retention = Retention(), events: EventHub = EventHub(),
-        metrics: KioskMetrics = .disabled, logger: Logger
+        metrics: KioskMetrics = .disabled, partnerMode: Bool = false, logger: Logger
     ) {
+        self.partnerMode = partnerMode
         self.replica = replica
         self.metrics = metrics
         self.clock = clock
@@ -77,8 +80,12 @@ public actor Checkpoint {
     /// Never throws: a replica failure is logged and answered as `unreadable`, so a resident
     /// always gets an answer on screen.
     /// - Parameter detectedAt: when the reader saw the card, for the tap→verdict latency metric.
+    /// - Parameter revealHolder: for verification mode: the answer (not the announced event) carries the holder's
+    ///   name for a typed number too, so staff can compare it with an ID document. Never in partner mode.
     @discardableResult
-    public func check(_ presentation: Presentation, source: CheckEvent.Source, detectedAt: ContinuousClock.Instant? = nil) -> CheckEvent {
+    public func check(
+        _ presentation: Presentation, source: CheckEvent.Source, detectedAt: ContinuousClock.Instant? = nil, revealHolder: Bool = false
+    ) -> CheckEvent {
         let now = clock.now()
         let clockDay = CivilDate(now, in: .warsaw)
         var result: CheckResult
@@ -114,7 +121,7 @@ public actor Checkpoint {
         // Any new presentation ends the previous holder's session.
         closeSession()
         var sessionID: String?
-        if result.verdict == .valid, let number = record?.number ?? Self.number(of: presentation) {
+        if result.verdict == .valid, !partnerMode, let number = record?.number ?? Self.number(of: presentation) {
             let id = Self.newSessionID()
             // The replica's entitlements with their dates; for a signed card it does not know yet, those the
             // check found valid today (their first day unknown, so taken as today).
@@ -134,7 +141,8 @@ public actor Checkpoint {
             }
             sessionID = id
         }
-        let event = CheckEvent(source: source, at: now, result: result, identity: identity, session: sessionID)
+        var event = CheckEvent(source: source, at: now, result: result, identity: identity, session: sessionID)
+        if partnerMode { event.holder = nil }
         remember(event.redacted, now: now)
         events.publish(.check(event))
         if let detectedAt { metrics.tapToVerdict(.now - detectedAt) }
@@ -143,6 +151,7 @@ public actor Checkpoint {
             "card checked",
             metadata: ["source": "\(source.rawValue)", "card": "\(result.card.masked)", "verdict": "\(result.verdict.rawValue)", "reason": "\(result.reasonCode)"]
         )
+        if revealHolder && !partnerMode { event.holder = result.holderDisplayName }
         return event
     }
 
@@ -169,6 +178,21 @@ public actor Checkpoint {
     public func session(id: String) -> Session? {
         guard let s = session, s.id == id, s.expires > clock.now() else { return nil }
         return s
+    }
+
+    /// Gives the open session `id` its whole lifetime again ("Czy potrzebujesz więcej czasu?" — "Tak").
+    /// - Returns: the seconds it now has, or `nil` when it is not the open session.
+    public func extendSession(id: String) -> Int? {
+        guard let s = session, s.id == id, s.expires > clock.now() else { return nil }
+        let lifetime = retention.sessionLifetime
+        session?.expires = clock.now().addingTimeInterval(Double(lifetime.components.seconds))
+        sessionTimer?.cancel()
+        sessionTimer = Task { [weak self] in
+            try? await Task.sleep(for: lifetime)
+            guard !Task.isCancelled else { return }
+            await self?.endSession(id: id, reason: .timeout)
+        }
+        return Int(lifetime.components.seconds)
     }
 
     /// Ends the session `id` if it is the open one, and tells the screens; returns whether it was open.

@@ -165,6 +165,8 @@ public struct AcceptedRequest: Sendable, Encodable, Equatable {
     public var ticket: String?
     /// The same next step as `request.next_step`.
     public var nextStep: LocalizedText
+    /// `true` when the ticket was sent to the kiosk's printer (absent without a printer).
+    public var printed: Bool?
 
     init(_ item: OutboxItem, fee: Fee?, fees: [String: Fee?]?, nextStep: LocalizedText) {
         request = Receipt(

@@ -13,8 +13,11 @@ import Prometheus
 import Replica
 import ServiceLifecycle
 import StateFiles
+import Speech
+import StaffAccess
 import Sync
 import SystemdNotify
+import TicketPrinter
 import UnixSignals
 
 /// `kioskd` itself: opens the replica and the outbox, starts the local API, the reader and sync, and
@@ -74,7 +77,7 @@ public struct KioskDaemon: Sendable {
         let checkpoint = Checkpoint(
             replica: replica, clock: clock,
             retention: .init(maxCount: config.tapsKeep, maxAge: .seconds(config.tapsKeepMinutes * 60), sessionLifetime: .seconds(config.sessionSeconds)),
-            events: hub, metrics: metrics, logger: logger
+            events: hub, metrics: metrics, partnerMode: config.mode == .partner, logger: logger
         )
         let outboxPath = (config.stateDirectory as NSString).appendingPathComponent("outbox.sqlite")
         let outbox: Outbox
@@ -126,7 +129,8 @@ public struct KioskDaemon: Sendable {
             outbox: outbox, catalog: catalog, sync: engine, holders: engine, ticketKiosk: ticketKiosk, entryGuard: entryGuard,
             callbackGuard: callbackGuard,
             accessToken: config.httpAllowRemote ? config.httpToken : nil,
-            metrics: { Self.exposition(metrics: metrics, registry: registry, replica: replica, outbox: outbox) }
+            metrics: { Self.exposition(metrics: metrics, registry: registry, replica: replica, outbox: outbox) },
+            screen: screenServices(checkpoint: checkpoint)
         )
         let addressFile = (config.stateDirectory as NSString).appendingPathComponent("http.addr")
         try? FileManager.default.removeItem(atPath: addressFile)
@@ -216,5 +220,33 @@ struct EventStreamCloser: Service {
     func run() async throws {
         try? await gracefulShutdown()
         hub.close()
+    }
+}
+
+extension KioskDaemon {
+    /// The screen's settings, voice, printer and verification mode, from the configuration.
+    func screenServices(checkpoint: Checkpoint) -> ScreenServices {
+        let config = configuration
+        var speaker: Speaker?
+        if config.speechEnabled {
+            let candidate = Speaker(output: config.speechWavDirectory.map { .wavDirectory($0) } ?? .soundCard)
+            if candidate.isAvailable {
+                speaker = candidate
+            } else {
+                logger.notice("espeak-ng is not installed: the screen cannot read aloud (apt-get install espeak-ng)")
+            }
+        }
+        let printer = config.printerDevice.map { TicketPrinterDevice(path: $0, baud: config.printerBaud) }
+        // Verification mode is for the CUS's own kiosks; a partner's desk never shows names.
+        let staff = config.mode == .partner ? nil : StaffDesk(
+            pins: StaffPINs(path: (config.stateDirectory as NSString).appendingPathComponent("staff-pins.json")), checkpoint: checkpoint
+        )
+        let settings = ScreenSettings(
+            mode: config.mode.rawValue,
+            panel: .init(width: config.panel.width, height: config.panel.height, diagonalInches: config.panel.diagonalInches),
+            speech: speaker != nil, printer: printer != nil, inactivitySeconds: config.inactivitySeconds,
+            answerSeconds: config.answerSeconds, kioskPhone: config.printerContactPhone
+        )
+        return ScreenServices(settings: settings, speaker: speaker, printer: printer, staff: staff, logger: logger)
     }
 }

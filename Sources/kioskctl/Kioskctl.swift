@@ -8,7 +8,7 @@ struct Kioskctl: AsyncParsableCommand {
         abstract: "Operate a CUS card-check kiosk.",
         subcommands: [
             ReplicaCommand.self, CheckCommand.self, StatusCommand.self, SyncCommand.self, CardCommand.self,
-            BackupCommand.self, RestoreCommand.self, DoctorCommand.self, OutboxCommand.self,
+            BackupCommand.self, RestoreCommand.self, DoctorCommand.self, OutboxCommand.self, StaffCommand.self,
         ]
     )
 }

@@ -9,17 +9,9 @@ import PN532Emulator
 import ServiceRules
 import Testing
 
-extension Tag {
-    /// Needs the central side of issue 10 (branch `central-requests`): declines, `POST /v1/holder/requests`,
-    /// catalogue feed entries, call-backs and bundles accepted, `cus-central requests schedule|decline`.
-    @Tag static var needsCentralRequests: Self
-}
-
-/// A resident's requests across kiosks and the central, over the real processes: what the issue's "done
-/// when" describes. These tests wait for the central branch (`central-requests`); before it is merged the
-/// central refuses call-backs and bundles (they are quarantined), has no holder route and no catalogue
-/// entries in its feed, so they fail.
-@Suite("Requests across kiosks and the central (needs the central-requests branch)", .serialized, .tags(.needsCentralRequests))
+/// A resident's requests across kiosks and the central, over the real processes: what issue 10's "done
+/// when" describes (the first test), and the declines, quotas, catalogue and call-backs around it.
+@Suite("Requests across kiosks and the central", .serialized)
 struct CentralRequestsFlowTests {
     static let halina = EmulatedCard(kind: .iso14443a, uid: "04:A1:10:22:33:44:80")  // SKS-0001 in registryCSV()
 
@@ -38,10 +30,12 @@ struct CentralRequestsFlowTests {
         ["KIOSK_NFC_DEVICE": emulator.connstring, "LIBNFC_LOG_LEVEL": "0"]
     }
 
-    @Test("a bundle asked for on an offline kiosk with a phone reaches the central once; scheduled with the CLI; seen at the next tap on another kiosk")
-    func bundleOfflineScheduledSeenElsewhere() async throws {
+    @Test("a bundle asked for on an offline kiosk with a phone reaches the central once; scheduled with the CLI; seen at the next tap on another kiosk",
+          arguments: CentralStoreKind.allCases)
+    func bundleOfflineScheduledSeenElsewhere(store: CentralStoreKind) async throws {
+        try store.skipUnlessAvailable()
         let dir = TempDir(prefix: "flow")
-        let central = CentralProcess(dir: dir)
+        let central = CentralProcess(dir: dir, store: store)
         try await central.importRegistry(registryCSV())
         let tokenA = try await central.enrolKiosk("outreach-a")
         let tokenB = try await central.enrolKiosk("skalka-b")

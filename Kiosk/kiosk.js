@@ -159,6 +159,14 @@ function overflows() {
 /// not fit are left out rather than paged.
 function layoutBlocks(spec) {
   const blocks = spec.blocks || [];
+  if (document.documentElement.classList.contains("compact") && spec.actions) {
+    // The 7″ panel's bar holds one action beside Wstecz; the others close the screen's last page.
+    const acts = spec.actions();
+    if (acts.length > 1) {
+      blocks.push(h("div", { class: "choices" }, acts.slice(1)));
+      spec.actions = () => [acts[0]];
+    }
+  }
   const starts = route.starts || (route.starts = [0]);
   const page = Math.min(route.page || 0, starts.length - 1);
   route.page = page;
@@ -172,6 +180,15 @@ function layoutBlocks(spec) {
       const into = b.classList.contains("tile") ? tilesBox(content) : content;
       into.append(b);
       if (overflows()) {
+        if (n === 0 && b.children.length > 1 && !b.classList.contains("tile")) {
+          // Too tall for a page of its own: its parts go on in turn.
+          const parts = [...b.children];
+          for (const part of parts) part.classList.add(...b.classList);
+          b.remove();
+          blocks.splice(i, 1, ...parts);
+          i--;
+          continue;
+        }
         if (n === 0 && !b.dataset.optional) { n = 1; continue; }
         b.remove();
         if (into !== content && !into.children.length) into.remove();
@@ -408,7 +425,7 @@ SCREENS.verdict = () => {
   const verified = e.type === "tap" && e.identity === "verified";
   if (valid && verified && e.holder) blocks.push(para(tr("verdict.hello", { name: e.holder }), "greeting", { id: "greeting" }));
   if (!valid && e.reason) blocks.push(para(loc(e.reason), "lead", { id: "reason" }));
-  for (const ent of e.entitlements || []) blocks.push(h("p", { class: "entitlement" }, entitlementLine(ent)));
+  for (const ent of e.entitlements || []) blocks.push(h("div", { class: "entitlement" }, h("p", null, loc(ent.name) + ":"), h("p", null, entitlementUntil(ent))));
   if (valid && (e.identity === "unverified" || e.assurance === "low")) blocks.push(para(tr("verdict.showId"), "note", { id: "show-id" }));
   if (e.accepted_offline) blocks.push(para(tr("verdict.offline"), "note"));
   if (valid && e.type === "tap" && e.session) blocks.push(para(tr("verdict.keepCard"), "note keep-card", { id: "keep-card" }));
@@ -431,13 +448,13 @@ SCREENS.verdict = () => {
 function mark(kind) {
   return h("p", { class: "mark mark-" + kind, "aria-hidden": "true" }, kind === "ok" ? "✓" : kind === "no" ? "✗" : "↻");
 }
-function entitlementLine(ent) {
+function entitlementUntil(ent) {
   let until = tr("verdict.noEnd");
   if (ent.valid_until) {
     until = tr("verdict.until", { date: shortDate(ent.valid_until) });
     if (typeof ent.days_to_expiry === "number" && ent.days_to_expiry <= 30) until += ", " + tr("verdict.left", { n: ent.days_to_expiry });
   }
-  return `${loc(ent.name)}: ${until}`;
+  return until;
 }
 function requestLine(q) {
   const name = serviceName(q.service) || q.ticket;
@@ -636,11 +653,8 @@ function answer(r, q, value) {
   if (empty && value !== null && !q.required) value = null;
   if (value !== null && q.kind === "date_window" && !value.to) return fail(r, tr("form.required", { label: questionLabel(q) }));
   if (value !== null && q.kind === "phone" && !/^[1-9]\d{8}$/.test(value)) return fail(r, tr("phone.bad"));
-  if (value !== null && ["address", "place", "note"].includes(q.kind)) {
-    value = value.trim();
-    const low = q.min ?? (q.kind === "address" ? 5 : q.kind === "place" ? 3 : 1);
-    if (value.length < low) return fail(r, tr("form.tooShort", { n: low }));
-  }
+  // Lengths and the rest are checked by kioskd: its answers come back as the confirm screen's error summary.
+  if (value !== null && ["address", "place", "note"].includes(q.kind)) value = value.trim();
   if (q.kind === "phone") f.phone = value || "";
   else if (value === null) delete f.answers[q.id];
   else f.answers[q.id] = value;
@@ -663,7 +677,7 @@ function fail(r, message) {
 function typedBox(text, label) {
   return h("div", { class: "typed-box" },
     h("p", { class: "visually-hidden", id: "typed-label" }, label),
-    h("p", { class: "typed", id: "typed", "aria-labelledby": "typed-label" }, text || "\u00a0"));
+    h("p", { class: "typed", id: "typed" }, text || "\u00a0"));
 }
 
 /// An on-screen keyboard: letters of the screen's language (a Ukrainian one on the uk screen, with the
@@ -1002,7 +1016,7 @@ SCREENS.check = (r) => {
   const blocks = [mark(valid ? "ok" : retry ? "retry" : "no")];
   if (r.who === "staff" && e.holder) blocks.push(para(e.holder, "greeting", { id: "holder" }));
   for (const ent of e.entitlements || []) {
-    blocks.push(para(`${loc(ent.name)}: ${ent.valid_until ? tr("check.until", { date: shortDate(ent.valid_until) }) : tr("check.noEnd")}`, "entitlement"));
+    blocks.push(h("div", { class: "entitlement" }, h("p", null, loc(ent.name) + ":"), h("p", null, ent.valid_until ? tr("check.until", { date: shortDate(ent.valid_until) }) : tr("check.noEnd"))));
   }
   if (!valid && e.reason) blocks.push(para(loc(e.reason), "lead", { id: "reason" }));
   if (valid && (e.identity === "unverified" || e.assurance === "low")) blocks.push(para(tr("verdict.showId"), "note"));
@@ -1149,7 +1163,7 @@ async function extendSession() {
 }
 function showMoreTime() {
   const d = $("more-time");
-  answerLeft = Math.max(30, UI.answer_seconds);
+  answerLeft = UI.answer_seconds || 30;
   $("more-time-title").textContent = tr("time.title");
   $("more-time-text").textContent = tr("time.text", { n: answerLeft });
   $("more-time-yes").textContent = tr("time.more");
@@ -1241,7 +1255,8 @@ function renderBanners() {
   const s = lastStatus;
   const offline = Boolean(s && s.central && s.central.state === "offline");
   const when = s && s.replica && (s.replica.last_sync || s.replica.last_import);
-  setBanner("offline", offline ? tr("offline.banner", { when: when ? stamp(when) : "—" }) : "");
+  const compact = document.documentElement.classList.contains("compact");
+  setBanner("offline", offline ? tr(compact ? "offline.short" : "offline.banner", { when: when ? stamp(when) : "—" }) : "");
   const b = s && s.bootstrap;
   setBanner("preparing", b ? (b.percent === null || b.percent === undefined ? tr("preparing.unknown") : tr("preparing.percent", { p: b.percent })) : "");
   setBanner("clock-warning", s && s.clock && s.clock.ok === false ? tr("clock.behind") : "");

@@ -445,9 +445,6 @@ SCREENS.verdict = () => {
     },
   };
 };
-function mark(kind) {
-  return h("p", { class: "mark mark-" + kind, "aria-hidden": "true" }, kind === "ok" ? "✓" : kind === "no" ? "✗" : "↻");
-}
 function entitlementUntil(ent) {
   let until = tr("verdict.noEnd");
   if (ent.valid_until) {
@@ -1013,7 +1010,7 @@ SCREENS.check = (r) => {
   const e = r.e;
   const valid = e.verdict === "valid";
   const retry = e.verdict === "unreadable";
-  const blocks = [mark(valid ? "ok" : retry ? "retry" : "no")];
+  const blocks = [];
   if (r.who === "staff" && e.holder) blocks.push(para(e.holder, "greeting", { id: "holder" }));
   for (const ent of e.entitlements || []) {
     blocks.push(h("div", { class: "entitlement" }, h("p", null, loc(ent.name) + ":"), h("p", null, ent.valid_until ? tr("check.until", { date: shortDate(ent.valid_until) }) : tr("check.noEnd"))));

@@ -1,608 +1,1268 @@
-// The kiosk screen: shows each verdict kioskd announces on /api/v1/events, lets a resident type a card
-// number, and forgets the person as soon as they are done (their session ends on the server too).
-// Plain JavaScript, no build step, nothing fetched from outside the kiosk; runs under a strict CSP
-// (no inline scripts, handlers or style attributes).
+// The kiosk screen. Plain JavaScript, no build step, nothing fetched from outside the kiosk; it runs under a
+// strict CSP (no inline scripts, handlers or style attributes). Every word shown comes from i18n/<lang>.json.
+//
+// One screen at a time is drawn into #title, #content and #bar from a screen function (SCREENS) and the
+// state: S (the person in front of the kiosk: wiped whole when they are done), STAFF (a verification
+// session) and lastStatus. Nothing scrolls: a screen whose content does not fit the panel is shown in
+// pages ("Dalej" / "Wstecz"), and pickers and keyboards page their own keys.
 "use strict";
 
-const T = {
-  pl: {
-    tap: "Przyłóż kartę do czytnika",
-    tapHint: "Karta Seniora 60+, Karta Dużej Rodziny lub Karta za Jeden Uśmiech",
-    typeNumber: "Wpisz numer karty", entryTitle: "Wpisz numer karty", back: "Wróć", check: "Sprawdź", done: "Gotowe",
-    requestService: "Zamów usługę", servicesTitle: "Wybierz usługę", requestedTitle: "Przyjęliśmy zgłoszenie",
-    requestedNote: "Koordynator CUS skontaktuje się z Tobą.", requestNumber: "Numer zgłoszenia",
-    requestFailed: "Nie udało się przyjąć zgłoszenia. Spróbuj ponownie lub podejdź do okienka.",
-    bundlesTitle: "Pakiety — kilka usług w jednym zgłoszeniu", send: "Wyślij zgłoszenie",
-    phoneLabel: "Telefon do kontaktu (nieobowiązkowo)", ticketHint: "Podaj ten numer, gdy zadzwonisz do CUS.",
-    free: "bezpłatnie", feeLabel: "Opłata", optional: "(nieobowiązkowo)", from: "od", to: "do", fixFields: "Popraw zaznaczone pola.",
-    hello: (n) => `Dzień dobry, ${n}!`,
-    until: (d, n) => `ważna do ${d}` + (n <= 30 ? ` — zostało ${n} dni` : ""), noEnd: "bezterminowo",
-    offline: "Nowa karta, potwierdzona podpisem.", lowAssurance: "Stara karta — pracownik może poprosić o dokument.",
-    reader: { ready: "Czytnik gotowy", opening: "Łączenie z czytnikiem…", absent: "Brak czytnika — wpisz numer", error: "Czytnik nie odpowiada" },
-    central: { online: "Połączono z CUS", offline: "Tryb offline", not_configured: "" },
-    empty: "Wpisz numer karty.", busy: "Sprawdzam…", failed: "Nie udało się sprawdzić. Spróbuj ponownie.",
-    keepCard: "Zostaw kartę na czytniku, dopóki nie skończysz.",
-    tooMany: (n) => `Zbyt wiele prób. Spróbuj ponownie za ${n} s.`,
-    clockBehind: "Zegar kiosku jest cofnięty — powiadom obsługę.",
-    preparing: (p) => p == null ? "Przygotowanie danych…" : `Przygotowanie danych: ${p} %`,
-    verdict: {
-      valid: "Karta ważna", expired: "Karta nieważna", not_yet_valid: "Karta jeszcze nieważna", suspended: "Karta zawieszona",
-      revoked: "Karta unieważniona", lost: "Karta zgłoszona jako zgubiona", unknown: "Nie znamy tej karty",
-      unreadable: "Przyłóż kartę ponownie", counterfeit: "Nie można potwierdzić karty",
-    },
-  },
-  uk: {
-    tap: "Прикладіть картку до зчитувача",
-    tapHint: "Картка сеньйора 60+, Картка великої родини або Картка «За одну усмішку»",
-    typeNumber: "Ввести номер картки", entryTitle: "Введіть номер картки", back: "Назад", check: "Перевірити", done: "Готово",
-    requestService: "Замовити послугу", servicesTitle: "Виберіть послугу", requestedTitle: "Заявку прийнято",
-    requestedNote: "Координатор CUS зв'яжеться з вами.", requestNumber: "Номер заявки",
-    requestFailed: "Не вдалося прийняти заявку. Спробуйте ще раз або зверніться до віконця.",
-    bundlesTitle: "Пакети — кілька послуг в одній заявці", send: "Надіслати заявку",
-    phoneLabel: "Телефон для зв'язку (необов'язково)", ticketHint: "Назвіть цей номер, коли телефонуватимете до CUS.",
-    free: "безкоштовно", feeLabel: "Плата", optional: "(необов'язково)", from: "з", to: "по", fixFields: "Виправте позначені поля.",
-    hello: (n) => `Добрий день, ${n}!`,
-    until: (d, n) => `дійсна до ${d}` + (n <= 30 ? ` — залишилось ${n} дн.` : ""), noEnd: "безстроково",
-    offline: "Нова картка, підтверджена підписом.", lowAssurance: "Стара картка — працівник може попросити документ.",
-    reader: { ready: "Зчитувач готовий", opening: "З'єднання…", absent: "Немає зчитувача — введіть номер", error: "Зчитувач не відповідає" },
-    central: { online: "З'єднано з CUS", offline: "Офлайн", not_configured: "" },
-    empty: "Введіть номер картки.", busy: "Перевіряю…", failed: "Не вдалося перевірити. Спробуйте ще раз.",
-    keepCard: "Залиште картку на зчитувачі, доки не закінчите.",
-    tooMany: (n) => `Забагато спроб. Спробуйте ще раз через ${n} с.`,
-    clockBehind: "Годинник кіоску відстає — повідомте персонал.",
-    preparing: (p) => p == null ? "Підготовка даних…" : `Підготовка даних: ${p} %`,
-    verdict: {
-      valid: "Картка дійсна", expired: "Картка недійсна", not_yet_valid: "Картка ще не дійсна", suspended: "Картку призупинено",
-      revoked: "Картку анульовано", lost: "Картку заявлено як загублену", unknown: "Картка невідома",
-      unreadable: "Прикладіть картку ще раз", counterfeit: "Картку неможливо підтвердити",
-    },
-  },
-  en: {
-    tap: "Tap your card on the reader",
-    tapHint: "Senior Card 60+, Large Family Card or \u201cFor a Smile\u201d Card",
-    typeNumber: "Type the card number", entryTitle: "Type the card number", back: "Back", check: "Check", done: "Done",
-    requestService: "Request a service", servicesTitle: "Choose a service", requestedTitle: "Request received",
-    requestedNote: "A CUS coordinator will contact you.", requestNumber: "Request number",
-    requestFailed: "The request could not be taken. Please try again or ask at the desk.",
-    bundlesTitle: "Bundles — several services in one request", send: "Send the request",
-    phoneLabel: "Phone number for contact (optional)", ticketHint: "Quote this number when you call the CUS.",
-    free: "free", feeLabel: "Fee", optional: "(optional)", from: "from", to: "to", fixFields: "Please correct the marked fields.",
-    hello: (n) => `Hello, ${n}!`,
-    until: (d, n) => `valid until ${d}` + (n <= 30 ? ` — ${n} days left` : ""), noEnd: "no end date",
-    offline: "A new card, confirmed by its signature.", lowAssurance: "Old card — staff may ask for an ID.",
-    reader: { ready: "Reader ready", opening: "Connecting to the reader…", absent: "No reader — type the number", error: "Reader not answering" },
-    central: { online: "Connected to CUS", offline: "Offline", not_configured: "" },
-    empty: "Type the card number.", busy: "Checking…", failed: "Could not check. Please try again.",
-    keepCard: "Leave the card on the reader until you finish.",
-    tooMany: (n) => `Too many attempts. Try again in ${n} s.`,
-    clockBehind: "The kiosk's clock is behind — tell the staff.",
-    preparing: (p) => p == null ? "Preparing data…" : `Preparing data: ${p} %`,
-    verdict: {
-      valid: "Card valid", expired: "Card expired", not_yet_valid: "Card not valid yet", suspended: "Card suspended",
-      revoked: "Card revoked", lost: "Card reported lost", unknown: "Card not known",
-      unreadable: "Tap your card again", counterfeit: "Card cannot be verified",
-    },
-  },
-};
-
 const $ = (id) => document.getElementById(id);
-const SCREENS = ["idle", "entry", "verdict", "services", "details", "requested"];
-// The heading each screen moves focus to, so focus never stays on a button that was just hidden.
-const HEADINGS = {
-  idle: "idle-title", entry: "entry-title", verdict: "verdict-title", services: "services-title", details: "details-title",
-  requested: "requested-title",
+const LANGS = ["pl", "uk", "en"];
+const LOCALES = { pl: "pl-PL", uk: "uk-UA", en: "en-GB" };
+const CAT = { pl: {}, uk: {}, en: {} };
+let UI = {
+  mode: "resident", panel: { width: 1920, height: 1080, diagonal_inches: 21.5 }, speech: false, printer: false,
+  inactivity_seconds: 75, answer_seconds: 30, kiosk_phone: null,
 };
-// How long a screen waits for the resident before ending the session and going back to idle.
-const INACTIVITY_MS = { entry: 60000, verdict: 20000, services: 60000, details: 120000, requested: 30000 };
-
 let lang = "pl";
-let screen = "idle";
-// The verdict being shown (the person in front of the kiosk), or null. Everything about that person
-// lives here and in the verdict/services/requested elements, and is wiped by forgetPerson().
-let lastEvent = null;
-let backToIdle = null;
 let lastStatus = null;
-let servicesShown = [];        // the service and bundle offers listed on the services screen (re-rendered on a language switch)
-let chosen = null;             // {offer, kind: "service" | "bundle"} whose details are being filled in
-let fieldProblems = [];        // the server's per-field problems for the form shown ({field, code, text})
-let requestedService = null;   // the offer just requested (its name re-rendered on a language switch)
-let requestedNext = null;      // its next step, {pl, uk, en}
-// Verdicts already handled (the POST /check answer and its own event), keyed without any personal data,
-// so that a late duplicate never brings a finished verdict back.
-const handled = new Map();
-// Sessions replaced by a newer verdict: a late session_end for one of them must not clear the newer person.
-const replacedSessions = [];
-let pauseUntil = 0;            // number entry is paused by the server (429) until this time (ms)
-let pauseTimer = null;
 let statusTimer = null;
-let statusEvery = 5000;        // ms between status polls (shorter while a bootstrap runs)
+let statusEvery = 5000;
+let pauseUntil = 0;      // number entry paused by the server (429) until this time (ms)
+let callbackPauseUntil = 0;
+let STAFF = null;        // { token } while verification mode is on
+let lastSound = null;    // the last beep pattern played ("valid", "invalid", "retry"), for the tests
+let soundCount = 0;
+let pxPerMm = 4.034;
 
-function t() { return T[lang]; }
+// Everything about the person in front of the kiosk. forget() replaces it whole.
+function fresh(prefs) {
+  return {
+    verdict: null,      // the verdict JSON that opened the person's visit
+    session: null,      // its session id (valid verdicts only)
+    speech: Boolean(prefs && prefs.speech),
+    requests: null,     // their earlier requests (GET /requests?session=)
+    catalogue: null,    // GET /services?session= (their fees) or the public one
+    form: null,         // { item, bundle, questions, answers, problems, error }
+    ticket: null,       // { ticket, next_step, printed, name }
+    lastExtend: 0,
+  };
+}
+let S = fresh();
+let route = null;        // the screen showing: { name, ...its own state }
+let stack = [];          // the screens "Wstecz" goes back to
 
-function show(next) {
-  for (const id of SCREENS) $(id).hidden = id !== next;
-  const changed = next !== screen;
-  screen = next;
-  clearTimeout(backToIdle);
-  if (INACTIVITY_MS[next]) backToIdle = setTimeout(() => finish(), INACTIVITY_MS[next]);
-  if (next === "entry") {
-    renderPause();
-    $("number").focus();  // the field is labelled like the heading; the resident types straight away
-  } else if (changed || next === "verdict") {
-    $(HEADINGS[next]).focus();
+// ---------------------------------------------------------------- words
+
+function tr(key, vars) {
+  let s = CAT[lang][key];
+  if (s === undefined) s = CAT.pl[key];
+  if (s === undefined) s = key;
+  if (vars) s = s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] === undefined || vars[k] === null ? "" : String(vars[k])));
+  return s;
+}
+function loc(text) { return text ? (typeof text === "string" ? text : text[lang] || text.pl || text.en || "") : ""; }
+function errorText(body) {
+  const e = body && body.error;
+  if (!e) return tr("failed");
+  return (lang === "pl" ? e.message_pl : lang === "uk" ? e.message_uk : e.message) || e.message_pl || e.message || tr("failed");
+}
+function isoToday(offset = 0) {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Warsaw", year: "numeric", month: "2-digit", day: "2-digit" })
+    .format(new Date());
+  return addDays(parts, offset);
+}
+function addDays(iso, n) {
+  const d = new Date(iso + "T12:00:00Z");
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+function dayDiff(a, b) { return Math.round((new Date(b + "T12:00:00Z") - new Date(a + "T12:00:00Z")) / 86400000); }
+function shortDate(iso) { const [y, m, d] = iso.split("-"); return `${Number(d)}.${m}.${y}`; }
+function dayLabel(iso) {
+  const d = new Date(iso + "T12:00:00Z");
+  const wd = new Intl.DateTimeFormat(LOCALES[lang], { weekday: "short", timeZone: "UTC" }).format(d);
+  const [, m, dd] = iso.split("-");
+  return [wd, `${Number(dd)}.${m}`];
+}
+function longDay(iso) {
+  return new Intl.DateTimeFormat(LOCALES[lang], { weekday: "long", day: "numeric", month: "long", timeZone: "UTC" })
+    .format(new Date(iso + "T12:00:00Z"));
+}
+function stamp(isoTime) {
+  const parts = {};
+  for (const p of new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Warsaw", day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false })
+    .formatToParts(new Date(isoTime))) parts[p.type] = p.value;
+  return `${parts.day}.${parts.month}, ${parts.hour}:${parts.minute}`;
+}
+function money(grosze) {
+  return new Intl.NumberFormat(LOCALES[lang], { style: "currency", currency: "PLN" }).format(grosze / 100);
+}
+function feeText(fee) {
+  if (!fee) return tr("services.noPrice");
+  if (fee.kind === "free" || !fee.amount_grosze) return tr("services.free");
+  return tr(fee.kind === "discounted" ? "services.discounted" : "services.full", { amount: money(fee.amount_grosze), per: loc(fee.per) })
+    .replace(/\s+—/, " —").replace(/\s+$/, "");
+}
+function phoneGroups(digits) { return digits.replace(/(\d{3})(?=\d)/g, "$1 "); }
+
+// ---------------------------------------------------------------- elements
+
+function h(tag, props, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else if (k === "on") el.addEventListener("click", v);
+    else el.setAttribute(k, v === true ? "" : v);
   }
+  for (const c of kids.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+function btn(label, onClick, cls = "", attrs = {}) {
+  return h("button", { type: "button", class: "btn " + cls, on: onClick, ...attrs }, label);
+}
+function para(text, cls = "", attrs = {}) { return h("p", { class: cls, ...attrs }, text); }
+function optional(node) { node.dataset.optional = "1"; return node; }
+
+// ---------------------------------------------------------------- screens and pages
+
+function go(r) { if (route) stack.push(route); route = r; render(); }
+function replace(r) { route = r; render(); }
+function home() { stack = []; route = { name: "idle" }; render(); }
+function back() {
+  if (route && route.page > 0) { route.page -= 1; render(); return; }
+  if (route && route.onBack) { route.onBack(); return; }
+  if (!stack.length) { finish(); return; }
+  route = stack.pop();
+  route.page = 0;
+  render();
 }
 
-/// The resident is busy on this screen (typing, choosing): its inactivity timer starts again.
-function keepAlive() {
-  clearTimeout(backToIdle);
-  if (INACTIVITY_MS[screen]) backToIdle = setTimeout(() => finish(), INACTIVITY_MS[screen]);
-}
-
-/// Ends the person's session on the server (if any) and forgets them on the screen: "Gotowe",
-/// "Wróć" to idle and the screen's own inactivity timers all come here.
-function finish() {
-  const session = lastEvent && lastEvent.session;
-  if (session) {
-    // keepalive: the DELETE is sent even if the page is being reloaded. The screen does not wait for it.
-    fetch(`/api/v1/sessions/${encodeURIComponent(session)}`, { method: "DELETE", keepalive: true, cache: "no-store" })
-      .catch(() => { /* the server's own session timeout ends it anyway */ });
-  }
-  forgetPerson();
-  show("idle");
-}
-
-/// Removes every trace of the person from memory and from the DOM (not merely hidden).
-function forgetPerson() {
-  if (lastEvent && lastEvent.session) rememberReplaced(lastEvent.session);
-  lastEvent = null;
-  servicesShown = [];
-  chosen = null;
-  fieldProblems = [];
-  requestedService = null;
-  requestedNext = null;
-  const v = $("verdict");
-  delete v.dataset.kind;
-  delete v.dataset.verdict;
-  for (const id of ["verdict-mark", "verdict-title", "verdict-greeting", "verdict-reason", "verdict-note", "verdict-keep-card",
-    "services-error", "details-title", "details-description", "details-fee", "details-error", "field-phone-error",
-    "requested-service", "requested-note", "requested-id", "live"]) $(id).textContent = "";
-  $("verdict-entitlements").replaceChildren();
-  $("services-list").replaceChildren();
-  $("bundles-list").replaceChildren();
-  $("bundles-title").hidden = true;
-  $("details-fields").replaceChildren();
-  $("field-phone").value = "";
-  $("verdict-keep-card").hidden = true;
-  $("request-service").hidden = true;
-  $("number").value = "";
-  if (!pausedSeconds()) $("entry-error").textContent = "";
-}
-
-function rememberReplaced(session) {
-  replacedSessions.push(session);
-  if (replacedSessions.length > 8) replacedSessions.shift();
-}
-
-function translateStatic() {
+/// Draws the current route: title, content (paged to fit) and the bar; moves focus to the heading;
+/// reads it aloud when the person asked for that.
+function render(focus = true) {
+  const spec = SCREENS[route.name](route);
   document.documentElement.lang = lang;
-  for (const el of document.querySelectorAll("[data-t]")) el.textContent = t()[el.dataset.t];
-  for (const b of document.querySelectorAll("[data-lang]")) b.setAttribute("aria-pressed", String(b.dataset.lang === lang));
-  // Only the screen that is showing is re-rendered: idle stays idle, a finished verdict never comes back.
-  if (screen === "verdict" && lastEvent) fillVerdict(lastEvent);
-  if (screen === "services") relabelServices();
-  if (screen === "details" && chosen) relabelDetails();
-  if (screen === "requested" && requestedService) fillRequested();
-  if (screen === "entry") renderPause();
-  if (lastStatus) renderStatus(lastStatus);
+  document.title = tr("app.title");
+  document.body.dataset.screen = route.name;
+  document.body.dataset.kind = spec.kind || "";
+  $("title").textContent = spec.title;
+  const content = $("content");
+  content.className = spec.cls || "";
+  if (spec.grid) layoutGrid(spec);
+  else layoutBlocks(spec);
+  renderBanners();
+  if (focus) $("title").focus();
+  speakScreen(spec);
+  armInactivity();
 }
 
-function polishDate(iso) {
-  const [y, m, d] = iso.split("-");
-  return `${Number(d)}.${m}.${y}`;
+function overflows() {
+  const c = $("content");
+  return c.scrollHeight > c.clientHeight + 1 || c.scrollWidth > c.clientWidth + 1;
 }
 
-/// A text in the chosen language (pl, uk or en), Polish when that one is missing.
-function localized(text) { return text ? text[lang] || text.pl || "" : ""; }
+/// Fills #content with as many of spec.blocks as fit, from the route's page; "optional" blocks that do
+/// not fit are left out rather than paged.
+function layoutBlocks(spec) {
+  const blocks = spec.blocks || [];
+  if (document.documentElement.classList.contains("compact") && spec.actions) {
+    // The 7″ panel's bar holds one action beside Wstecz; the others close the screen's last page.
+    const acts = spec.actions();
+    if (acts.length > 1) {
+      blocks.push(h("div", { class: "choices" }, acts.slice(1)));
+      spec.actions = () => [acts[0]];
+    }
+  }
+  const starts = route.starts || (route.starts = [0]);
+  const page = Math.min(route.page || 0, starts.length - 1);
+  route.page = page;
+  const start = starts[page];
+  const fill = () => {
+    const content = $("content");
+    content.replaceChildren();
+    let n = 0;
+    for (let i = start; i < blocks.length; i++) {
+      const b = blocks[i];
+      const into = b.classList.contains("tile") ? tilesBox(content) : content;
+      into.append(b);
+      if (overflows()) {
+        if (n === 0 && b.children.length > 1 && !b.classList.contains("tile")) {
+          // Too tall for a page of its own: its parts go on in turn.
+          const parts = [...b.children];
+          for (const part of parts) part.classList.add(...b.classList);
+          b.remove();
+          blocks.splice(i, 1, ...parts);
+          i--;
+          continue;
+        }
+        if (n === 0 && !b.dataset.optional) { n = 1; continue; }
+        b.remove();
+        if (into !== content && !into.children.length) into.remove();
+        if (b.dataset.optional) { n++; continue; }
+        break;
+      }
+      n++;
+    }
+    return n;
+  };
+  renderBar(spec, true);
+  let n = fill();
+  if (start + n < blocks.length) {
+    renderBar(spec, false);
+    n = fill();
+    starts[page + 1] = start + Math.max(1, n);
+    starts.length = page + 2;
+  }
+}
+function tilesBox(content) {
+  const last = content.lastElementChild;
+  if (last && last.classList.contains("tiles")) return last;
+  const box = h("div", { class: "tiles" });
+  content.append(box);
+  return box;
+}
 
-function eventKey(e) { return `${e.type}|${e.at}|${e.card && e.card.masked}|${e.verdict}|${e.session || ""}`; }
+/// Pickers and keyboards: spec.intro always shows; spec.grid.items are paged with their own keys
+/// (grid.prev / grid.next labels), and grid.fixed keys are on every page.
+function layoutGrid(spec) {
+  const g = spec.grid;
+  const content = $("content");
+  renderBar(spec, true);
+  const key = g.key || "grid";
+  const starts = route[key + "Starts"] || (route[key + "Starts"] = [0]);
+  let page = route[key + "Page"] || 0;
+  if (g.startAt !== undefined && route[key + "Page"] === undefined) {
+    // open on the page holding a chosen item: walk forward page by page
+    page = 0;
+  }
+  page = Math.min(page, starts.length - 1);
+  route[key + "Page"] = page;
+  const start = starts[page];
+  const box = h("div", { class: "grid " + (g.cls || "") });
+  content.replaceChildren(...(spec.intro || []), box);
+  box.append(...(g.fixed || []));
+  if (page > 0) box.append(btn(g.prev, () => { route[key + "Page"] = page - 1; render(false); focusFirstKey(); }, "key nav", { "data-nav": "prev" }));
+  let n = 0;
+  const max = g.perPage || Infinity;
+  for (let i = start; i < g.items.length && n < max; i++) {
+    box.append(g.items[i]);
+    if (overflows()) { g.items[i].remove(); break; }
+    n++;
+  }
+  if (start + n < g.items.length) {
+    const next = btn(g.next, () => { route[key + "Page"] = page + 1; render(false); focusFirstKey(); }, "key nav", { "data-nav": "next" });
+    box.append(next);
+    while (overflows() && n > 1) { g.items[start + n - 1].remove(); n--; }
+    starts[page + 1] = start + Math.max(1, n);
+    starts.length = page + 2;
+  }
+}
+function focusFirstKey() { $("title").focus(); }
 
-/// A new verdict replaces whoever was shown before, entirely: forget first, then render.
-function showVerdict(e) {
-  const key = eventKey(e);
+/// Moves the grid to the page showing item `index` (used when a screen opens on a chosen day or time).
+function gridPageOf(key, index) {
+  const starts = route[key + "Starts"] || [0];
+  let p = 0;
+  while (p + 1 < starts.length && starts[p + 1] <= index) p++;
+  return p;
+}
+
+function renderBar(spec, last) {
+  const bar = $("bar");
+  const kids = [];
+  if (spec.back !== false) kids.push(btn(tr("bar.back"), back, "secondary", { id: "back" }));
+  if (last) kids.push(...(spec.actions ? spec.actions() : []));
+  else kids.push(btn(tr("bar.next"), () => { route.page = (route.page || 0) + 1; render(); }, "primary", { id: "next-page" }));
+  const tail = [];
+  if (spec.help !== false) tail.push(btn(tr("bar.help"), () => go({ name: "help" }), "secondary", { id: "help" }));
+  for (const l of LANGS) {
+    if (l === lang) continue;
+    tail.push(btn(CAT[l]["lang." + l] || l.toUpperCase(), () => setLang(l), "secondary lang", { "data-lang": l, lang: l }));
+  }
+  bar.replaceChildren(...kids);
+  const side = $("side");
+  side.setAttribute("aria-label", tr("lang.group"));
+  side.replaceChildren(...tail);
+}
+
+function setLang(l) {
+  lang = l;
+  if (route) {
+    route.starts = null; route.page = 0;
+    for (const k of Object.keys(route)) if (k.endsWith("Starts")) { route[k] = null; route[k.replace(/Starts$/, "Page")] = 0; }
+    render();
+  }
+}
+
+// ---------------------------------------------------------------- the resident's screens
+
+const SCREENS = {};
+
+SCREENS.idle = () => {
+  if (UI.mode === "partner") return SCREENS.partnerIdle();
+  if (STAFF) return SCREENS.staffWait();
+  const broken = lastStatus && lastStatus.reader && ["absent", "error"].includes(lastStatus.reader.state);
+  const choices = [btn(tr("idle.typeNumber"), () => go({ name: "number", purpose: "resident" }), "primary choice", { id: "type-number" })];
+  if (!broken) choices.push(btn(tr("idle.browse"), openBrowse, "secondary choice", { id: "browse" }));
+  // On the 7″ panel the speech button waits in the (otherwise empty) bar, so that the choices fit.
+  const compact = document.documentElement.classList.contains("compact");
+  if (UI.speech && !compact) choices.push(speechButton());
+  return {
+    title: broken ? tr("reader.title") : tr("idle.title"),
+    kind: broken ? "reader" : "idle",
+    back: false,
+    actions: () => (UI.speech && compact ? [speechButton()] : []),
+    blocks: broken
+      ? [para(tr("reader.text"), "lead"), h("div", { class: "choices" }, choices)]
+      : [optional(cardPicture()), h("div", { class: "choices" }, choices), optional(para(tr("idle.hint"), "lead")), optional(para(tr("idle.cards")))],
+  };
+};
+
+function speechButton() {
+  return btn(tr("speech.button"), () => {
+    S.speech = !S.speech;
+    render(false);
+    if (S.speech) speak(tr("speech.on") + " " + screenText());
+    else stopSpeech();
+  }, "secondary choice", { id: "speech", "aria-pressed": String(S.speech) });
+}
+
+function cardPicture() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 160 80");
+  svg.setAttribute("class", "picture");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const add = (tag, attrs) => { const e = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); svg.append(e); };
+  add("rect", { x: 6, y: 10, width: 86, height: 56, rx: 8, fill: "#fff", stroke: "#10203a", "stroke-width": 4 });
+  add("rect", { x: 16, y: 48, width: 34, height: 7, rx: 3, fill: "#10203a" });
+  add("path", { d: "M104 26c7 7 7 21 0 28M116 18c12 12 12 32 0 44M128 10c17 17 17 43 0 60", stroke: "#10203a", "stroke-width": 5, fill: "none", "stroke-linecap": "round" });
+  return h("div", { class: "picture-box" }, svg);
+}
+
+SCREENS.number = (r) => {
+  const staff = r.purpose === "staff";
+  const typed = r.typed || "";
+  r.typed = typed;
+  const line = para(numberLine(), "message", { id: "entry-error" });
+  return {
+    title: tr("number.title"),
+    kind: "keyboard",
+    intro: [typedBox(typed || "", tr("number.field")), line],
+    grid: keyboardGrid(r, {
+      keys: (tr("kb.digits") + tr("kb.latin")).split(""),
+      max: 32,
+      onChange: () => { line.textContent = numberLine(); },
+    }),
+    actions: () => [btn(tr("number.check"), () => submitNumber(r), "primary", { id: "entry-submit", disabled: pausedSeconds() > 0 || r.busy })],
+    staff,
+  };
+};
+function numberLine() {
+  if (pausedSeconds() > 0) return tr("number.pause", { n: pausedSeconds() });
+  return route && route.message ? route.message : "";
+}
+function pausedSeconds() { return Math.max(0, Math.ceil((pauseUntil - Date.now()) / 1000)); }
+
+let pauseTimer = null;
+function startPause(seconds) {
+  pauseUntil = Date.now() + seconds * 1000;
+  clearInterval(pauseTimer);
+  pauseTimer = setInterval(tickPause, 250);
+  if (route && route.name === "number") render(false);
+  // Said once; the countdown line itself is not a live region (it changes every second).
+  announce(tr("number.pause", { n: pausedSeconds() }));
+}
+function tickPause() {
+  const left = pausedSeconds();
+  const line = $("entry-error");
+  if (route && route.name === "number" && line) {
+    line.textContent = left > 0 ? tr("number.pause", { n: left }) : (route.message || "");
+    const submit = $("entry-submit");
+    if (submit) submit.disabled = left > 0;
+  }
+  if (left <= 0) { clearInterval(pauseTimer); pauseTimer = null; }
+}
+
+async function submitNumber(r) {
+  if (pausedSeconds() > 0) return;
+  const number = (r.typed || "").trim();
+  if (!number) { r.message = tr("number.empty"); $("entry-error").textContent = r.message; announce(r.message); return; }
+  r.message = tr("number.busy");
+  $("entry-error").textContent = r.message;
+  const staff = r.purpose === "staff";
+  try {
+    const res = await fetch(staff ? "/api/v1/staff/check" : "/api/v1/check", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(staff ? { token: STAFF && STAFF.token, number } : { number }),
+    });
+    const body = await res.json().catch(() => null);
+    if (route !== r) return;
+    if (res.status === 429) {
+      r.message = "";
+      const fromBody = body && body.error && Number(body.error.retry_after);
+      startPause(fromBody > 0 ? fromBody : Number(res.headers.get("Retry-After")) || 60);
+      return;
+    }
+    if (staff && res.status === 401) { endStaff(true); return; }
+    if (!res.ok) { r.message = errorText(body); $("entry-error").textContent = r.message; announce(r.message); return; }
+    r.typed = "";
+    r.message = "";
+    onVerdict(body, staff ? "staff" : null);
+  } catch (_) {
+    if (route === r) { r.message = tr("failed"); $("entry-error").textContent = r.message; }
+  }
+}
+
+SCREENS.verdict = () => {
+  const e = S.verdict;
+  if (!e) return SCREENS.idle();
+  const valid = e.verdict === "valid";
+  if (e.verdict === "unreadable") {
+    return {
+      title: tr("verdict.unreadable"), kind: "retry", back: true,
+      blocks: [para(tr("unreadable.text"), "lead")],
+      actions: () => [btn(tr("idle.typeNumber"), () => go({ name: "number", purpose: "resident" }), "secondary", { id: "type-number" }),
+        btn(tr("done"), finish, "primary", { id: "done" })],
+    };
+  }
+  const blocks = [];
+  const verified = e.type === "tap" && e.identity === "verified";
+  if (valid && verified && e.holder) blocks.push(para(tr("verdict.hello", { name: e.holder }), "greeting", { id: "greeting" }));
+  if (!valid && e.reason) blocks.push(para(loc(e.reason), "lead", { id: "reason" }));
+  for (const ent of e.entitlements || []) blocks.push(h("div", { class: "entitlement" }, h("p", null, loc(ent.name) + ":"), h("p", null, entitlementUntil(ent))));
+  if (valid && (e.identity === "unverified" || e.assurance === "low")) blocks.push(para(tr("verdict.showId"), "note", { id: "show-id" }));
+  if (e.accepted_offline) blocks.push(para(tr("verdict.offline"), "note"));
+  if (valid && e.type === "tap" && e.session) blocks.push(para(tr("verdict.keepCard"), "note keep-card", { id: "keep-card" }));
+  if (S.requests && S.requests.length) {
+    blocks.push(h("h2", { class: "subhead" }, tr("requests.title")));
+    for (const q of S.requests) blocks.push(para(requestLine(q), "request"));
+  }
+  return {
+    title: tr("verdict." + e.verdict) || e.verdict, kind: valid ? "ok" : "no", back: true, blocks,
+    actions: () => {
+      const a = [];
+      if (valid && S.session && UI.mode !== "partner") a.push(btn(tr("verdict.services"), openServices, "primary", { id: "services" }));
+      if (valid && S.session && (e.entitlements || []).some((x) => x.kind === "staff")) a.push(btn(tr("verdict.staff"), () => go({ name: "pin", typed: "" }), "secondary", { id: "staff" }));
+      if (!valid && e.type === "check") a.push(btn(tr("verdict.again"), () => go({ name: "number", purpose: "resident" }), "secondary", { id: "type-number" }));
+      a.push(btn(tr("done"), finish, valid ? "secondary" : "primary", { id: "done" }));
+      return a;
+    },
+  };
+};
+function entitlementUntil(ent) {
+  let until = tr("verdict.noEnd");
+  if (ent.valid_until) {
+    until = tr("verdict.until", { date: shortDate(ent.valid_until) });
+    if (typeof ent.days_to_expiry === "number" && ent.days_to_expiry <= 30) until += ", " + tr("verdict.left", { n: ent.days_to_expiry });
+  }
+  return until;
+}
+function requestLine(q) {
+  const name = serviceName(q.service) || q.ticket;
+  let status = tr("status." + q.status);
+  if (q.status === "scheduled") status = q.scheduled_for ? tr("status.scheduled", { date: shortDate(String(q.scheduled_for).slice(0, 10)) }) : tr("status.scheduledNoDate");
+  if (q.status === "declined" && q.reason) status += ": " + loc(q.reason.text);
+  return tr("requests.line", { service: name, status }) + ` (${q.ticket})`;
+}
+function serviceName(id) {
+  const cat = S.catalogue;
+  const all = cat ? [...(cat.services || []), ...(cat.bundles || [])] : [];
+  const s = all.find((x) => x.id === id);
+  return s ? loc(s.name) : "";
+}
+
+async function loadCatalogue(session) {
+  const res = await fetch(session ? `/api/v1/services?session=${encodeURIComponent(session)}` : "/api/v1/services", { cache: "no-store" });
+  if (!res.ok) throw new Error(String(res.status));
+  return res.json();
+}
+async function loadRequests(e) {
+  // A session opened by a typed number may not list requests (403 typed_session): nothing is shown then.
+  if (!e.session || e.type !== "tap") return;
+  try {
+    const [reqs, cat] = await Promise.all([
+      fetch(`/api/v1/requests?session=${encodeURIComponent(e.session)}`, { cache: "no-store" }).then((r) => (r.ok ? r.json() : null)),
+      S.catalogue ? Promise.resolve(S.catalogue) : loadCatalogue(e.session).catch(() => null),
+    ]);
+    if (S.verdict !== e) return;
+    if (cat) S.catalogue = cat;
+    if (reqs && reqs.requests && reqs.requests.length) {
+      S.requests = reqs.requests;
+      if (route.name === "verdict") render(false);
+    }
+  } catch (_) { /* the list is a courtesy; the screen works without it */ }
+}
+
+async function openServices() {
+  const e = S.verdict;
+  go({ name: "services", loading: true });
+  try {
+    const cat = await loadCatalogue(S.session);
+    if (S.verdict !== e) return;
+    S.catalogue = cat;
+    if (route.name === "services") { route.loading = false; render(); }
+  } catch (_) {
+    if (S.verdict === e && route.name === "services") { route.loading = false; route.failed = true; render(); }
+  }
+}
+
+SCREENS.services = (r) => {
+  const cat = S.catalogue;
+  const blocks = [];
+  if (r.failed) blocks.push(para(tr("services.failed"), "lead"));
+  else if (cat && !r.loading) {
+    const items = [...(cat.services || []).map((s) => ({ s, bundle: false })), ...(cat.bundles || []).map((s) => ({ s, bundle: true }))];
+    items.sort((a, b) => Number(b.s.available) - Number(a.s.available));
+    for (const { s, bundle } of items) blocks.push(tile(s, bundle));
+    if (!items.length) blocks.push(para(tr("services.none"), "lead"));
+  }
+  return { title: tr("services.title"), back: true, blocks, cls: "list" };
+};
+function tile(s, bundle) {
+  const name = loc(s.name);
+  if (!s.available) {
+    return h("div", { class: "tile off", "data-service": s.id },
+      h("span", { class: "tile-name" }, name), h("span", { class: "tile-fee" }, tr("services.notForYou", { reason: loc(s.reason && s.reason.text) })));
+  }
+  const fee = bundle ? bundleFee(s) : feeText(s.fee);
+  return btn([h("span", { class: "tile-name" }, name), fee ? h("span", { class: "tile-fee" }, fee) : null],
+    () => go({ name: "service", id: s.id, bundle }), "tile", { "data-service": s.id });
+}
+function bundleFee(b) {
+  const fees = Object.values(b.fees || {});
+  return fees.length && fees.every((f) => f && (f.kind === "free" || !f.amount_grosze)) ? tr("services.free") : "";
+}
+function findItem(id, bundle) {
+  const cat = S.catalogue;
+  return cat ? (bundle ? cat.bundles || [] : cat.services || []).find((x) => x.id === id) : null;
+}
+function hoursText(hours) {
+  const parts = ["weekdays", "evenings", "nights", "weekends"].filter((k) => hours && hours[k]).map((k) => tr("hours." + k));
+  return parts.length ? parts.join(", ") : tr("hours.arranged");
+}
+
+SCREENS.service = (r) => {
+  const s = findItem(r.id, r.bundle);
+  if (!s) return SCREENS.services(r);
+  const blocks = [para(loc(s.description), "lead")];
+  if (r.bundle) {
+    blocks.push(h("h2", { class: "subhead" }, tr("service.includes")));
+    for (const id of s.services || []) {
+      const part = findItem(id, false);
+      blocks.push(para(`${part ? loc(part.name) : id} — ${feeText((s.fees || {})[id])}`, "entitlement"));
+    }
+  } else {
+    if (s.provider) blocks.push(para(tr("service.provider", { name: s.provider.name })));
+    blocks.push(para(tr("service.when", { list: hoursText(s.hours) })));
+    blocks.push(para(tr("service.fee", { fee: feeText(s.fee) }), "fee", { id: "fee" }));
+    if (s.quota && typeof s.quota.remaining === "number") blocks.push(para(tr("service.quota", { n: s.quota.remaining })));
+  }
+  if (s.next_step) blocks.push(para(tr("service.next", { text: loc(s.next_step) })));
+  if (!s.available && s.reason) blocks.push(para(loc(s.reason.text), "note"));
+  return {
+    title: loc(s.name), back: true, blocks,
+    actions: () => (s.available ? [btn(tr("service.ask"), () => startForm(s, r.bundle), "primary", { id: "ask" })] : []),
+  };
+};
+
+// ---------------------------------------------------------------- the request form: one question a screen
+
+function startForm(item, bundle) {
+  const questions = [...(item.fields || []), { id: "phone", kind: "phone", required: false }];
+  S.form = { item, bundle, questions, answers: {}, phone: "", problems: null, error: "" };
+  go({ name: "question", i: 0 });
+}
+function questionLabel(q) { return q.kind === "phone" ? tr("phone.title") : loc(q.label); }
+function answerText(q, v) {
+  if (v === undefined || v === null || v === "") return tr("confirm.skipped");
+  switch (q.kind) {
+    case "date": return longDay(v);
+    case "date_window": return tr("window.chosen", { from: shortDate(v.from), to: shortDate(v.to) });
+    case "phone": return phoneGroups(v);
+    case "time": return String(v).replace(/^0/, "");
+    default: return String(v);
+  }
+}
+
+SCREENS.question = (r) => {
+  const f = S.form;
+  const q = f.questions[r.i];
+  if (r.draft === undefined) r.draft = q.kind === "phone" ? f.phone : f.answers[q.id];
+  const intro = [para(tr("form.step", { i: r.i + 1, n: f.questions.length }), "step")];
+  if (!q.required) intro.push(para(q.kind === "phone" ? tr("phone.hint") + " " + tr("form.optional") : tr("form.optional"), "step"));
+  const problem = r.error || problemFor(q.id);
+  if (problem) intro.push(para(problem, "problem", { role: "alert", id: "problem" }));
+  let title = questionLabel(q);
+  let grid = null;
+  switch (q.kind) {
+    case "date": grid = dayGrid(r, q, "draft"); intro.push(para(r.draft ? tr("date.chosen", { date: longDay(r.draft) }) : tr("date.none"), "chosen", { id: "chosen" })); break;
+    case "date_window": {
+      const phase = r.phase || "from";
+      title = `${questionLabel(q)}: ${tr(phase === "from" ? "window.first" : "window.last")}`;
+      const d = r.draft || {};
+      intro.push(para(d.from ? tr("window.chosen", { from: shortDate(d.from), to: d.to ? shortDate(d.to) : "…" }) : tr("date.none"), "chosen", { id: "chosen" }));
+      grid = dayGrid(r, q, phase);
+      break;
+    }
+    case "time": grid = timeGrid(r, q); intro.push(para(r.draft ? tr("time.chosen", { time: r.draft }) : tr("date.none"), "chosen", { id: "chosen" })); break;
+    case "count": {
+      const low = q.min ?? 1, high = q.max ?? 10;
+      if (typeof r.draft !== "number") r.draft = low;
+      const value = h("p", { class: "count", id: "count" }, String(r.draft));
+      const step = (d) => () => { r.draft = Math.min(high, Math.max(low, r.draft + d)); value.textContent = String(r.draft); };
+      intro.push(h("div", { class: "counter" }, btn(tr("count.less"), step(-1), "secondary key wide", { id: "less" }), value, btn(tr("count.more"), step(1), "secondary key wide", { id: "more" })));
+      break;
+    }
+    case "phone": {
+      if (typeof r.draft !== "string") r.draft = "";
+      r.typed = r.draft;
+      intro.push(typedBox(phoneGroups(r.typed), tr("phone.title")));
+      grid = keyboardGrid(r, { keys: tr("kb.digits").split(""), max: 9, digits: true, onChange: () => { r.draft = r.typed; } });
+      break;
+    }
+    default: {
+      if (typeof r.draft !== "string") r.draft = "";
+      r.typed = r.draft;
+      intro.push(typedBox(r.typed, tr("form.answer")));
+      grid = keyboardGrid(r, { text: true, kind: q.kind, max: q.max || (q.kind === "note" ? 500 : 200), onChange: () => { r.draft = r.typed; } });
+    }
+  }
+  return {
+    title, kind: "question", intro, grid, blocks: intro, back: true,
+    actions: () => {
+      const a = [];
+      if (!q.required) a.push(btn(tr("skip"), () => answer(r, q, null), "secondary", { id: "skip" }));
+      a.push(btn(tr("bar.next"), () => answer(r, q, r.draft), "primary", { id: "answer" }));
+      return a;
+    },
+  };
+};
+function problemFor(id) {
+  const p = S.form && S.form.problems && S.form.problems.find((x) => x.field === id);
+  return p ? problemText(p) : "";
+}
+function problemText(p) { return loc(p.text) || loc(p.message) || p.message || ""; }
+
+function answer(r, q, value) {
+  const f = S.form;
+  const empty = value === null || value === undefined || value === "" || (q.kind === "date_window" && value && !value.from);
+  if (q.kind === "date_window" && !empty && (r.phase || "from") === "from") {
+    go({ name: "question", i: r.i, phase: "to", draft: { from: value.from, to: value.to || null }, fix: r.fix });
+    return;
+  }
+  if (empty && value !== null && q.required) return fail(r, tr("form.required", { label: questionLabel(q) }));
+  if (empty && value !== null && !q.required) value = null;
+  if (value !== null && q.kind === "date_window" && !value.to) return fail(r, tr("form.required", { label: questionLabel(q) }));
+  if (value !== null && q.kind === "phone" && !/^[1-9]\d{8}$/.test(value)) return fail(r, tr("phone.bad"));
+  // Lengths and the rest are checked by kioskd: its answers come back as the confirm screen's error summary.
+  if (value !== null && ["address", "place", "note"].includes(q.kind)) value = value.trim();
+  if (q.kind === "phone") f.phone = value || "";
+  else if (value === null) delete f.answers[q.id];
+  else f.answers[q.id] = value;
+  if (f.problems) f.problems = f.problems.filter((p) => p.field !== q.id);
+  if (r.fix) {
+    // back to the check-and-confirm screen this answer was corrected from
+    while (stack.length && stack[stack.length - 1].name !== "confirm") stack.pop();
+    back();
+    return;
+  }
+  if (r.i + 1 < f.questions.length) go({ name: "question", i: r.i + 1 });
+  else go({ name: "confirm" });
+}
+function fail(r, message) {
+  r.error = message;
+  render(false);
+  announce(message);
+}
+
+function typedBox(text, label) {
+  return h("div", { class: "typed-box" },
+    h("p", { class: "visually-hidden", id: "typed-label" }, label),
+    h("p", { class: "typed", id: "typed" }, text || "\u00a0"));
+}
+
+/// An on-screen keyboard: letters of the screen's language (a Ukrainian one on the uk screen, with the
+/// Polish letters one key away), digits, or a card number's letters and digits. No system keyboard.
+function keyboardGrid(r, opts) {
+  let keys = opts.keys;
+  const fixed = [btn(tr("key.delete"), () => edit(r, opts, null), "key wide secondary", { id: "key-delete", "data-key": "delete" })];
+  if (opts.text) {
+    const cyr = lang === "uk" && !r.latin;
+    keys = [...(cyr ? tr("kb.cyrillic") : CAT.pl["kb.letters"]), ...tr("kb.digits"), ...tr("kb.punct")];
+    fixed.push(btn(tr("key.space"), () => edit(r, opts, " "), "key wide secondary", { id: "key-space", "data-key": "space" }));
+    if (lang === "uk") fixed.push(btn(r.latin ? tr("key.cyrillic") : tr("key.latin"), () => { r.latin = !r.latin; r.kbStarts = null; r.kbPage = 0; render(false); }, "key secondary", { id: "key-script", "data-key": "script" }));
+  }
+  const items = keys.map((k) => btn(k, () => edit(r, opts, k), "key", { "data-key": k }));
+  return { key: "kb", cls: "keys", fixed, items, prev: tr("key.more"), next: tr("key.more") };
+}
+function edit(r, opts, ch) {
+  let t = r.typed || "";
+  if (ch === null) t = [...t].slice(0, -1).join("");
+  else if ([...t].length < opts.max) {
+    if (opts.text && /\p{L}/u.test(ch)) {
+      const last = t.slice(-1);
+      const capital = t === "" || (opts.kind !== "note" && last === " ") || /[.!?]\s$/.test(t.slice(-2));
+      ch = capital ? ch.toLocaleUpperCase(LOCALES[lang]) : ch.toLocaleLowerCase(LOCALES[lang]);
+    }
+    if (!(ch === " " && (t === "" || t.endsWith(" ")))) t += ch;
+  }
+  r.typed = t;
+  const shown = opts.digits ? phoneGroups(t) : route.name === "pin" ? "•".repeat(t.length) : t;
+  $("typed").textContent = shown || "\u00a0";
+  if (opts.onChange) opts.onChange();
+}
+
+function dayGrid(r, q, phase) {
+  const lead = S.form.item.lead_days ?? 1;
+  const today = isoToday();
+  const first = isoToday(lead);
+  let last = q.kind === "date" ? isoToday(q.max ?? 60) : isoToday(90);
+  let lowest = first;
+  const d = r.draft || {};
+  if (phase === "to" && d.from) { lowest = d.from; const cap = addDays(d.from, (q.max ?? 14) - 1); if (cap < last) last = cap; }
+  // Whole weeks from the Monday of the first day that may be chosen.
+  const dow = (new Date(lowest + "T12:00:00Z").getUTCDay() + 6) % 7;
+  const monday = addDays(lowest, -dow);
+  const count = Math.ceil((dayDiff(monday, last) + 1) / 7) * 7;
+  const items = [];
+  const chosen = phase === "draft" ? r.draft : d[phase];
+  for (let i = 0; i < count; i++) {
+    const day = addDays(monday, i);
+    const [wd, dm] = dayLabel(day);
+    const ok = day >= lowest && day <= last && day > today;
+    const b = btn([h("span", { class: "wd" }, wd), h("span", null, dm)], ok ? () => pickDay(r, q, phase, day) : null,
+      "key day" + (ok ? "" : " off"), { "data-day": day, "aria-pressed": String(day === chosen), disabled: !ok, "aria-label": longDay(day) });
+    items.push(b);
+  }
+  return { key: "days", cls: "days", items, perPage: 7, prev: tr("date.prev"), next: tr("date.next") };
+}
+function pickDay(r, q, phase, day) {
+  if (phase === "draft") {
+    r.draft = day;
+    $("chosen").textContent = tr("date.chosen", { date: longDay(day) });
+  } else {
+    const d = r.draft || (r.draft = {});
+    d[phase] = day;
+    if (phase === "from" && d.to && d.to < day) d.to = null;
+    $("chosen").textContent = tr("window.chosen", { from: shortDate(d.from), to: d.to ? shortDate(d.to) : "…" });
+  }
+  for (const b of document.querySelectorAll("[data-day]")) b.setAttribute("aria-pressed", String(b.dataset.day === day));
+}
+function timeGrid(r, q) {
+  const low = q.min ?? 7 * 60, high = q.max ?? 20 * 60;
+  const step = high - low > 6 * 60 ? 30 : 15;
+  const items = [];
+  for (let m = low; m <= high; m += step) {
+    const t = `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
+    items.push(btn(t.replace(/^0/, ""), () => {
+      r.draft = t;
+      $("chosen").textContent = tr("time.chosen", { time: t.replace(/^0/, "") });
+      for (const b of document.querySelectorAll("[data-time]")) b.setAttribute("aria-pressed", String(b.dataset.time === t));
+    }, "key time", { "data-time": t, "aria-pressed": String(r.draft === t) }));
+  }
+  return { key: "times", cls: "times", items, prev: tr("time.earlier"), next: tr("time.later") };
+}
+
+SCREENS.confirm = (r) => {
+  const f = S.form;
+  const blocks = [];
+  if (f.problems && f.problems.length) {
+    const box = h("div", { class: "problems", role: "alert", id: "problems" }, h("h2", { class: "subhead" }, tr("confirm.problems")));
+    for (const p of f.problems) {
+      const q = f.questions.find((x) => x.id === p.field);
+      const label = q ? questionLabel(q) : "";
+      box.append(para(label ? tr("confirm.problem", { label, message: problemText(p) }) : problemText(p), "problem"));
+    }
+    blocks.push(box);
+  }
+  if (f.error) blocks.push(para(f.error, "problem", { role: "alert", id: "send-error" }));
+  blocks.push(para(tr("confirm.service", { name: loc(f.item.name) }), "lead"));
+  f.questions.forEach((q, i) => {
+    const v = q.kind === "phone" ? f.phone : f.answers[q.id];
+    const bad = f.problems && f.problems.some((p) => p.field === q.id);
+    blocks.push(h("div", { class: "answer" + (bad ? " bad" : ""), "data-field": q.id },
+      h("p", null, h("span", { class: "answer-label" }, questionLabel(q) + ": "), answerText(q, v)),
+      btn(tr("confirm.fix"), () => go({ name: "question", i, fix: true }), "secondary fix", { "aria-label": tr("confirm.fixThis", { label: questionLabel(q) }), "data-fix": q.id })));
+  });
+  if (!f.bundle) blocks.push(para(tr("confirm.fee", { fee: feeText(f.item.fee) }), "fee", { id: "fee" }));
+  else for (const id of f.item.services || []) {
+    const part = findItem(id, false);
+    blocks.push(para(tr("confirm.fee", { fee: `${part ? loc(part.name) : id} — ${feeText((f.item.fees || {})[id])}` }), "fee"));
+  }
+  return {
+    title: tr("confirm.title"), back: true, blocks,
+    actions: () => [btn(r.sending ? tr("confirm.sending") : tr("confirm.send"), () => sendRequest(r), "primary", { id: "send", disabled: r.sending })],
+  };
+};
+function detailsOf(f) {
+  const out = {};
+  for (const q of f.questions) if (q.kind !== "phone" && f.answers[q.id] !== undefined) out[q.id] = f.answers[q.id];
+  return out;
+}
+async function sendRequest(r) {
+  const f = S.form, e = S.verdict;
+  if (r.sending || !S.session) return;
+  r.sending = true;
+  render(false);
+  const body = { session: S.session, details: detailsOf(f), lang };
+  body[f.bundle ? "bundle" : "service"] = f.item.id;
+  if (f.phone) body.phone = f.phone;
+  try {
+    const res = await fetch("/api/v1/requests", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const answer = await res.json().catch(() => null);
+    if (S.verdict !== e || route !== r) return;
+    r.sending = false;
+    if (res.status === 201) {
+      S.ticket = { ticket: answer.ticket || (answer.request && answer.request.ticket), next_step: answer.next_step || (answer.request && answer.request.next_step), printed: Boolean(answer.printed) };
+      S.form = null;
+      stack = stack.filter((x) => x.name === "verdict" || x.name === "services");
+      route = { name: "ticket" };
+      render();
+      return;
+    }
+    if (res.status === 410) { forget(); stack = []; route = { name: "notice", key: "confirm.expired" }; render(); return; }
+    if (res.status === 422 && answer && answer.error && answer.error.fields) {
+      f.problems = answer.error.fields.map((p) => ({ ...p, field: String(p.field).replace(/^details\./, "") }));
+      f.error = "";
+    } else {
+      f.problems = null;
+      f.error = errorText(answer);
+    }
+    render();
+    announce([...document.querySelectorAll("#problems .problem, #send-error")].map((x) => x.textContent).join(" "));
+  } catch (_) {
+    if (route === r) { r.sending = false; f.error = tr("failed"); render(); }
+  }
+}
+
+SCREENS.ticket = () => {
+  const t = S.ticket || {};
+  const blocks = [para(tr("ticket.label"), "lead"), h("p", { class: "ticket", id: "ticket", "data-ticket": t.ticket || "" }, groupTicket(t.ticket || ""))];
+  if (t.next_step) blocks.push(para(loc(t.next_step), "lead", { id: "next-step" }));
+  blocks.push(para(t.printed ? tr("ticket.printed") : tr("ticket.write"), "note", { id: "printed" }));
+  return {
+    title: tr("ticket.title"), kind: "ok", blocks,
+    back: Boolean(S.session || S.browse),
+    speak: [tr("ticket.title"), tr("ticket.spoken", { chars: spellTicket(t.ticket || "") }), loc(t.next_step), t.printed ? tr("ticket.printed") : tr("ticket.write")].join(" "),
+    actions: () => [btn(tr("done"), finish, "primary", { id: "done" })],
+  };
+};
+/// "B7-4KXMQ" → "B7 – 4KX MQ": short groups that are easy to read aloud.
+function groupTicket(code) {
+  const [a, b = ""] = code.split("-");
+  const groups = b.match(/.{1,3}/g) || [];
+  return [a, ...groups].join(" ").replace(/^(\S+) /, "$1 – ");
+}
+function spellTicket(code) { return [...code].map((c) => (c === "-" ? tr("ticket.dash") : c)).join(", "); }
+
+SCREENS.notice = (r) => ({
+  title: tr(r.key), back: false, blocks: [],
+  actions: () => [btn(tr("done"), finish, "primary", { id: "done" })],
+});
+
+// ---------------------------------------------------------------- without a card: the public catalogue and a call-back
+
+async function openBrowse() {
+  go({ name: "browse", i: 0, loading: true });
+  try {
+    const cat = await loadCatalogue(null);
+    S.catalogue = cat;
+    S.browse = true;
+    if (route.name === "browse") { route.loading = false; render(); }
+  } catch (_) {
+    if (route.name === "browse") { route.loading = false; route.failed = true; render(); }
+  }
+}
+SCREENS.browse = (r) => {
+  const list = (S.catalogue && S.catalogue.services) || [];
+  const s = list[r.i];
+  if (r.loading || r.failed || !s) return { title: tr("browse.title"), back: true, blocks: r.failed ? [para(tr("services.failed"), "lead")] : [] };
+  const blocks = [para(tr("browse.of", { i: r.i + 1, n: list.length }), "step"), para(loc(s.description), "lead")];
+  if (s.provider) blocks.push(para(tr("service.provider", { name: s.provider.name })));
+  blocks.push(para(tr("service.when", { list: hoursText(s.hours) })));
+  const cardOnly = !s.available || !s.fee;
+  blocks.push(para(cardOnly ? tr("service.cardOnly") : tr("service.feePublic", { fee: feeText(s.fee) }), "fee", { id: "fee" }));
+  return {
+    title: loc(s.name), back: true, blocks,
+    actions: () => {
+      const a = [btn(tr("browse.callback"), () => go({ name: "callbackPhone", service: s.id, typed: "" }), "primary", { id: "callback" })];
+      if (r.i + 1 < list.length) a.push(btn(tr("bar.next"), () => go({ name: "browse", i: r.i + 1 }), "secondary", { id: "next-service" }));
+      return a;
+    },
+  };
+};
+SCREENS.callbackPhone = (r) => {
+  r.typed = r.typed || "";
+  const line = para(r.error || "", "message", { id: "entry-error" });
+  return {
+    title: tr("callback.phoneTitle"), kind: "keyboard",
+    intro: [para(tr("callback.phoneHint"), "step"), typedBox(phoneGroups(r.typed), tr("phone.title")), line],
+    grid: keyboardGrid(r, { keys: tr("kb.digits").split(""), max: 9, digits: true }),
+    back: true,
+    actions: () => [btn(tr("bar.next"), () => {
+      if (!/^[1-9]\d{8}$/.test(r.typed)) { r.error = tr("phone.bad"); line.textContent = r.error; announce(r.error); return; }
+      go({ name: "callbackConfirm", phone: r.typed, service: r.service });
+    }, "primary", { id: "answer" })],
+  };
+};
+SCREENS.callbackConfirm = (r) => {
+  const s = ((S.catalogue && S.catalogue.services) || []).find((x) => x.id === r.service);
+  const blocks = [para(tr("callback.to", { phone: phoneGroups(r.phone) }), "lead", { id: "callback-phone" })];
+  if (s) blocks.push(para(tr("callback.about", { name: loc(s.name) })));
+  const left = Math.max(0, Math.ceil((callbackPauseUntil - Date.now()) / 1000));
+  if (r.error || left) blocks.push(para(left ? tr("number.pause", { n: left }) : r.error, "message", { id: "send-error" }));
+  return {
+    title: tr("callback.confirmTitle"), back: true, blocks,
+    actions: () => [btn(tr("callback.send"), () => sendCallback(r), "primary", { id: "send", disabled: r.sending || left > 0 })],
+  };
+};
+async function sendCallback(r) {
+  if (r.sending) return;
+  r.sending = true;
+  const body = { callback: { phone: r.phone }, lang };
+  if (r.service) body.callback.service = r.service;
+  try {
+    const res = await fetch("/api/v1/requests", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const answer = await res.json().catch(() => null);
+    r.sending = false;
+    if (route !== r) return;
+    if (res.status === 201) {
+      S.ticket = { ticket: answer.ticket || (answer.request && answer.request.ticket), next_step: answer.next_step || (answer.request && answer.request.next_step), printed: Boolean(answer.printed) };
+      stack = stack.filter((x) => x.name === "browse");
+      route = { name: "ticket" };
+      render();
+      return;
+    }
+    if (res.status === 429) {
+      const s = Number(answer && answer.error && answer.error.retry_after) || Number(res.headers.get("Retry-After")) || 60;
+      callbackPauseUntil = Date.now() + s * 1000;
+      const timer = setInterval(() => { if (route !== r || Date.now() > callbackPauseUntil) clearInterval(timer); if (route === r) { const el = $("send-error"); if (el) el.textContent = Math.ceil((callbackPauseUntil - Date.now()) / 1000) > 0 ? tr("number.pause", { n: Math.ceil((callbackPauseUntil - Date.now()) / 1000) }) : ""; const b = $("send"); if (b) b.disabled = Date.now() < callbackPauseUntil; } }, 250);
+      r.error = "";
+    } else r.error = errorText(answer);
+    render(false);
+    announce($("send-error") ? $("send-error").textContent : "");
+  } catch (_) {
+    r.sending = false;
+    if (route === r) { r.error = tr("failed"); render(false); }
+  }
+}
+
+SCREENS.help = () => {
+  const blocks = [para(tr("help.touch"), "lead"), para(tr("help.buttons")), para(tr("help.desk"))];
+  if (UI.kiosk_phone) blocks.push(para(tr("help.phone", { phone: UI.kiosk_phone })));
+  if (UI.speech) blocks.push(h("div", { class: "choices" }, speechButton()));
+  return { title: tr("help.title"), back: true, help: false, blocks };
+};
+
+// ---------------------------------------------------------------- staff verification and partner mode
+
+SCREENS.pin = (r) => {
+  r.typed = r.typed || "";
+  const line = para(r.message || "", "message", { id: "entry-error" });
+  return {
+    title: tr("staff.pinTitle"), kind: "keyboard",
+    intro: [typedBox("•".repeat(r.typed.length), tr("staff.pinField")), line],
+    grid: keyboardGrid(r, { keys: tr("kb.digits").split(""), max: 6 }),
+    back: true,
+    actions: () => [btn(tr("staff.unlock"), () => unlockStaff(r), "primary", { id: "unlock" })],
+  };
+};
+async function unlockStaff(r) {
+  if (!S.session || r.busy) return;
+  r.busy = true;
+  try {
+    const res = await fetch("/api/v1/staff/unlock", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ session: S.session, pin: r.typed }) });
+    const body = await res.json().catch(() => null);
+    r.busy = false;
+    if (route !== r) return;
+    if (res.ok && body && body.staff_token) {
+      const session = S.session;
+      forget();
+      endSessionOnServer(session);
+      STAFF = { token: body.staff_token, lastUse: Date.now() };
+      home();
+      return;
+    }
+    const e = (body && body.error) || {};
+    r.typed = "";
+    if (e.code === "wrong_pin") r.message = tr("staff.wrongPin", { n: e.tries_left ?? 0 });
+    else if (e.code === "locked") r.message = tr("staff.locked", { n: Math.max(1, Math.ceil((e.retry_after || 60) / 60)) });
+    else if (e.code === "no_pin") r.message = tr("staff.noPin");
+    else if (e.code === "not_staff") r.message = tr("staff.notStaff");
+    else if (res.status === 410) { finish(); return; }
+    else r.message = errorText(body);
+    render(false);
+    announce(r.message);
+  } catch (_) {
+    r.busy = false;
+    if (route === r) { r.message = tr("failed"); render(false); }
+  }
+}
+SCREENS.staffWait = () => ({
+  title: tr("staff.waitTitle"), kind: "staff", back: false,
+  blocks: [optional(cardPicture()), para(tr("staff.waitText"), "lead"),
+    h("div", { class: "choices" }, btn(tr("staff.typeNumber"), () => go({ name: "number", purpose: "staff" }), "primary choice", { id: "type-number" }),
+      btn(tr("staff.end"), () => endStaff(false), "secondary choice", { id: "staff-end" }))],
+});
+SCREENS.partnerIdle = () => ({
+  title: tr("partner.title"), kind: "partner", back: false,
+  blocks: [optional(cardPicture()), para(tr("partner.hint"), "lead"),
+    h("div", { class: "choices" }, btn(tr("idle.typeNumber"), () => go({ name: "number", purpose: "partner" }), "primary choice", { id: "type-number" }))],
+});
+/// The full-screen answer for staff and partners: VALID / NOT VALID by word, icon, colour and sound.
+SCREENS.check = (r) => {
+  const e = r.e;
+  const valid = e.verdict === "valid";
+  const retry = e.verdict === "unreadable";
+  const blocks = [];
+  if (r.who === "staff" && e.holder) blocks.push(para(e.holder, "greeting", { id: "holder" }));
+  for (const ent of e.entitlements || []) {
+    blocks.push(h("div", { class: "entitlement" }, h("p", null, loc(ent.name) + ":"), h("p", null, ent.valid_until ? tr("check.until", { date: shortDate(ent.valid_until) }) : tr("check.noEnd"))));
+  }
+  if (!valid && e.reason) blocks.push(para(loc(e.reason), "lead", { id: "reason" }));
+  if (valid && (e.identity === "unverified" || e.assurance === "low")) blocks.push(para(tr("verdict.showId"), "note"));
+  return {
+    title: tr(valid ? "check.valid" : retry ? "check.retry" : "check.invalid"), kind: "check " + (valid ? "ok" : retry ? "retry" : "no"),
+    back: false, blocks,
+    actions: () => [btn(tr("staff.next"), () => { route = null; home(); }, "primary", { id: "next-card" })],
+  };
+};
+async function endStaff(expired) {
+  const token = STAFF && STAFF.token;
+  STAFF = null;
+  if (token && !expired) {
+    fetch("/api/v1/staff/session", { method: "DELETE", headers: { Authorization: "Bearer " + token }, keepalive: true }).catch(() => {});
+  }
+  forget();
+  if (expired) { stack = []; route = { name: "notice", key: "staff.expired" }; render(); } else home();
+}
+
+// ---------------------------------------------------------------- verdicts, sessions and forgetting
+
+const handled = new Map();
+const replacedSessions = [];
+
+/// A verdict from the event stream or from a typed number. A new verdict replaces whoever was shown.
+function onVerdict(e, via) {
+  const key = `${e.type}|${e.at}|${e.verdict}|${e.session || ""}`;
   const now = Date.now();
   for (const [k, when] of handled) if (now - when > 60000) handled.delete(k);
   if (handled.has(key)) return;
   handled.set(key, now);
-  forgetPerson();
-  lastEvent = e;
-  fillVerdict(e);
-  show("verdict");
-  $("live").textContent = [$("verdict-title").textContent, $("verdict-reason").textContent].filter(Boolean).join(". ");
-}
-
-function fillVerdict(e) {
-  const v = $("verdict");
-  v.dataset.kind = e.verdict === "valid" ? "ok" : e.verdict === "unreadable" ? "retry" : "no";
-  v.dataset.verdict = e.verdict;
-  $("verdict-mark").textContent = e.verdict === "valid" ? "✓" : e.verdict === "unreadable" ? "↻" : "✗";
-  $("verdict-title").textContent = t().verdict[e.verdict] || e.verdict;
-  // Only a card on the reader proves who is standing here; a typed number is anyone's to type,
-  // so it never greets by name even if a name were sent.
-  const verified = e.type === "tap" && e.identity === "verified";
-  $("verdict-greeting").textContent = verified && e.holder ? t().hello(e.holder) : "";
-  // For a valid card the list of entitlements says it all; a refusal needs its reason.
-  $("verdict-reason").textContent = e.verdict === "valid" ? "" : localized(e.reason);
-  $("verdict-reason").hidden = e.verdict === "valid";
-  const list = $("verdict-entitlements");
-  list.replaceChildren();
-  for (const ent of e.entitlements || []) {
-    const li = document.createElement("li");
-    li.textContent = `${localized(ent.name)}: ` + (ent.valid_until ? t().until(polishDate(ent.valid_until), ent.days_to_expiry) : t().noEnd);
-    list.append(li);
+  if (STAFF || via === "staff" || UI.mode === "partner") {
+    // Verification: the card's own session is not for using the kiosk.
+    if (e.session) endSessionOnServer(e.session);
+    if (STAFF) STAFF.lastUse = now;
+    forget({ keepRoute: true });
+    stack = [];
+    route = { name: "check", e, who: STAFF ? "staff" : "partner" };
+    render();
+    beep(e.verdict === "valid" ? "valid" : e.verdict === "unreadable" ? "retry" : "invalid");
+    announce($("title").textContent);
+    return;
   }
-  const notes = [];
-  if (e.accepted_offline) notes.push(t().offline);
-  if (e.verdict === "valid" && e.assurance === "low") notes.push(t().lowAssurance);
-  $("verdict-note").textContent = notes.join(" ");
-  // Taking the card off the reader ends a tapped card's session on the server.
-  const keep = e.type === "tap" && e.verdict === "valid" && Boolean(e.session);
-  $("verdict-keep-card").textContent = keep ? t().keepCard : "";
-  $("verdict-keep-card").hidden = !keep;
-  // A valid card opens a short session: the screen acts for the holder through it, never by number.
-  $("request-service").hidden = !(e.verdict === "valid" && e.session);
+  // The same person (nobody was shown yet) keeps their language and speech choice.
+  const prefs = S.verdict ? null : { speech: S.speech };
+  if (!prefs) lang = "pl";
+  forget({ prefs });
+  S.verdict = e;
+  S.session = e.session || null;
+  S.lastExtend = now;
+  stack = [];
+  route = { name: "verdict" };
+  render();
+  beep(e.verdict === "valid" ? "valid" : e.verdict === "unreadable" ? "retry" : "invalid");
+  announce([tr("verdict." + e.verdict), e.verdict !== "valid" ? loc(e.reason) : ""].filter(Boolean).join(". "));
+  if (e.verdict === "valid") loadRequests(e);
 }
 
-/// The server ended a session (Gotowe elsewhere, card taken off the reader, or its lifetime ran out).
 function onSessionEnd(msg) {
   let end;
   try { end = JSON.parse(msg.data); } catch (_) { return; }
-  if (!lastEvent) return;
-  // A late end of a session that a newer verdict already replaced says nothing about the person shown now.
-  if (end.session !== lastEvent.session && (replacedSessions.includes(end.session) || lastEvent.session)) return;
-  forgetPerson();
-  show("idle");
-}
-
-function serviceName(svc) { return localized(svc.name); }
-
-/// "8,00 zł za godzinę", "bezpłatnie", or "" when no fee applies.
-function feeText(fee) {
-  if (!fee) return "";
-  if (fee.kind === "free" || fee.amount_grosze == null) return t().free;
-  const amount = (fee.amount_grosze / 100).toLocaleString(lang === "en" ? "en-GB" : lang === "uk" ? "uk-UA" : "pl-PL",
-    { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  return `${amount} zł` + (fee.per ? ` ${localized(fee.per)}` : "");
-}
-
-function offerFee(offer, kind) {
-  if (kind === "service") return feeText(offer.fee);
-  // A bundle: each service's fee, by the services' names when the list knows them.
-  return offer.services.map((id) => {
-    const svc = servicesShown.find((o) => o.kind === "service" && o.offer.id === id);
-    const fee = feeText(offer.fees ? offer.fees[id] : null);
-    return svc && fee ? `${serviceName(svc.offer)}: ${fee}` : fee;
-  }).filter(Boolean).join("; ");
-}
-
-/// One offer as a button (available) or as a plain card saying why not.
-function offerElement(offer, kind) {
-  const el = document.createElement(offer.available ? "button" : "div");
-  if (offer.available) {
-    el.type = "button";
-    el.addEventListener("click", () => chooseOffer(offer, kind));
-  } else {
-    el.className = "unavailable";
+  if (!S.session || end.session !== S.session) return;
+  if (route && route.name === "ticket") {
+    // The ticket stays readable (it names no one); the person's data goes now.
+    const ticket = S.ticket;
+    forget();
+    S.ticket = ticket;
+    stack = [];
+    render(false);
+    return;
   }
-  el.dataset[offer.available ? kind : "unavailable"] = offer.id;
-  fillOffer(el, offer, kind);
-  return el;
+  forget();
+  lang = "pl";
+  home();
 }
 
-function fillOffer(el, offer, kind) {
-  const name = document.createElement("span");
-  name.className = "name";
-  name.textContent = serviceName(offer);
-  const extra = document.createElement("span");
-  if (offer.available) {
-    extra.className = "fee";
-    const fee = offerFee(offer, kind);
-    extra.textContent = fee ? `${t().feeLabel}: ${fee}` : "";
-  } else {
-    extra.className = "why";
-    extra.textContent = offer.reason ? localized(offer.reason.text) : "";
+function endSessionOnServer(session) {
+  replacedSessions.push(session);
+  if (replacedSessions.length > 8) replacedSessions.shift();
+  fetch(`/api/v1/sessions/${encodeURIComponent(session)}`, { method: "DELETE", keepalive: true, cache: "no-store" }).catch(() => {});
+}
+
+/// "Gotowe", a timeout or Wstecz from the first screen: end the session on the server, forget the person,
+/// and clear the screen for the next one (Polish, speech off).
+function finish() {
+  if (S.session) endSessionOnServer(S.session);
+  if (S.speech) stopSpeech();
+  forget();
+  lang = "pl";
+  closeMoreTime();
+  home();
+}
+
+/// Removes every trace of the person from memory and from the page (not merely hidden).
+function forget(opts = {}) {
+  S = fresh(opts.prefs);
+  stack = [];
+  if (!opts.keepRoute) route = { name: "idle" };
+  $("content").replaceChildren();
+  $("title").textContent = "";
+  $("live").textContent = "";
+}
+
+function announce(text) {
+  const live = $("live");
+  live.textContent = "";
+  if (text) setTimeout(() => { live.textContent = text; }, 50);
+}
+
+// ---------------------------------------------------------------- time: "Czy potrzebujesz więcej czasu?"
+
+let inactivityTimer = null;
+let answerTimer = null;
+let answerLeft = 0;
+function armInactivity() {
+  clearTimeout(inactivityTimer);
+  if ($("more-time").open) return;
+  const someone = route && (route.name !== "idle" || S.speech || lang !== "pl");
+  if (!someone) return;
+  if (STAFF && !["check", "number"].includes(route.name)) {
+    // Verification mode ends after 10 minutes without use (the server's limit too).
+    inactivityTimer = setTimeout(() => endStaff(true), 600000);
+    return;
   }
-  el.replaceChildren(name, extra);
+  if (STAFF || UI.mode === "partner" || route.name === "check") {
+    inactivityTimer = setTimeout(() => home(), UI.inactivity_seconds * 1000);
+    return;
+  }
+  inactivityTimer = setTimeout(showMoreTime, UI.inactivity_seconds * 1000);
 }
-
-function relabelServices() {
-  for (const { offer, kind, el } of servicesShown) fillOffer(el, offer, kind);
+function activity() {
+  armInactivity();
+  // A person still touching the screen keeps their session: extend it now and then.
+  if (S.session && Date.now() - S.lastExtend > 30000) { S.lastExtend = Date.now(); extendSession(); }
 }
-
-async function showServices() {
-  const e = lastEvent;
-  if (!e || !e.session) return;
-  const list = $("services-list");
-  const bundles = $("bundles-list");
-  const error = $("services-error");
-  error.textContent = "";
-  list.replaceChildren();
-  bundles.replaceChildren();
-  $("bundles-title").hidden = true;
-  servicesShown = [];
-  show("services");
+async function extendSession() {
+  const session = S.session;
+  if (!session) return true;
   try {
-    const res = await fetch(`/api/v1/services?session=${encodeURIComponent(e.session)}`, { cache: "no-store" });
-    const body = await res.json();
-    if (lastEvent !== e || screen !== "services") return;  // the person left meanwhile
-    if (!res.ok) { error.textContent = errorText(body); return; }
-    // Available services first, then those this person cannot ask for (with the reason).
-    const ordered = [...body.services.filter((s) => s.available), ...body.services.filter((s) => !s.available)];
-    for (const offer of ordered) {
-      const el = offerElement(offer, "service");
-      servicesShown.push({ offer, kind: "service", el });
-      list.append(el);
-    }
-    for (const offer of body.bundles.filter((b) => b.available)) {
-      const el = offerElement(offer, "bundle");
-      servicesShown.push({ offer, kind: "bundle", el });
-      bundles.append(el);
-    }
-    $("bundles-title").hidden = bundles.childElementCount === 0;
-  } catch (_) {
-    if (screen === "services") error.textContent = t().requestFailed;
+    const res = await fetch(`/api/v1/sessions/${encodeURIComponent(session)}/extend`, { method: "POST" });
+    if (res.status === 410 && S.session === session) { forget(); lang = "pl"; home(); return false; }
+  } catch (_) { /* kioskd restarting */ }
+  return true;
+}
+function showMoreTime() {
+  const d = $("more-time");
+  answerLeft = UI.answer_seconds || 30;
+  $("more-time-title").textContent = tr("time.title");
+  $("more-time-text").textContent = tr("time.text", { n: answerLeft });
+  $("more-time-yes").textContent = tr("time.more");
+  d.setAttribute("lang", lang);
+  d.showModal();
+  $("more-time-title").focus();
+  if (S.speech) speak(tr("time.title") + " " + tr("time.more"));
+  clearInterval(answerTimer);
+  answerTimer = setInterval(() => {
+    answerLeft -= 1;
+    $("more-time-text").textContent = tr("time.text", { n: Math.max(0, answerLeft) });
+    if (answerLeft <= 0) { closeMoreTime(); finish(); }
+  }, 1000);
+}
+function closeMoreTime() {
+  clearInterval(answerTimer);
+  const d = $("more-time");
+  if (d.open) d.close();
+}
+async function moreTime() {
+  closeMoreTime();
+  S.lastExtend = Date.now();
+  if (await extendSession()) { armInactivity(); $("title").focus(); }
+}
+
+// ---------------------------------------------------------------- speech and sound
+
+function screenText() {
+  const parts = [$("title").textContent];
+  for (const el of $("content").querySelectorAll("p:not(.visually-hidden), h2, .tile-name, .tile-fee")) {
+    if (el.closest(".grid")) continue;
+    parts.push(el.textContent);
   }
+  return parts.filter((x) => x && x.trim() && x !== "\u00a0").join(". ").replace(/\.\s*\./g, ".");
 }
-
-function errorText(body) {
-  const err = body && body.error;
-  if (!err) return t().failed;
-  const byLang = { pl: err.message_pl, uk: err.message_uk, en: err.message };
-  return byLang[lang] || err.message_pl || err.message || t().failed;
+function speakScreen(spec) {
+  if (S.speech) speak(spec.speak || screenText());
 }
-
-// MARK: The request form
-
-/// Today in Warsaw as YYYY-MM-DD (the kiosk judges dates by Warsaw's calendar, whatever the browser's zone).
-function warsawToday() {
-  return new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Warsaw", year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+function speak(text) {
+  if (!S.speech || !UI.speech || !text) return;
+  fetch("/api/v1/speech", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text, lang }) }).catch(() => {});
 }
+function stopSpeech() { fetch("/api/v1/speech", { method: "DELETE" }).catch(() => {}); }
 
-function addDays(iso, n) {
-  const [y, m, d] = iso.split("-").map(Number);
-  const date = new Date(Date.UTC(y, m - 1, d + n));
-  return date.toISOString().slice(0, 10);
-}
-
-function dayLabel(iso) {
-  const [y, m, d] = iso.split("-").map(Number);
-  return new Date(Date.UTC(y, m - 1, d)).toLocaleDateString(lang === "uk" ? "uk-UA" : lang === "en" ? "en-GB" : "pl-PL",
-    { timeZone: "UTC", weekday: "long", day: "numeric", month: "long" });
-}
-
-function option(value, label) {
-  const o = document.createElement("option");
-  o.value = value;
-  o.textContent = label;
-  return o;
-}
-
-/// The days a date may be: from lead_days ahead to `horizon` days ahead, as a list to choose from.
-function daySelect(id, lead, horizon, required) {
-  const sel = document.createElement("select");
-  sel.id = id;
-  const today = warsawToday();
-  if (!required) sel.append(option("", "—"));
-  for (let n = Math.max(0, lead); n <= horizon; n++) {
-    const iso = addDays(today, n);
-    sel.append(option(iso, dayLabel(iso)));
-  }
-  return sel;
-}
-
-function timeSelect(id, field) {
-  const sel = document.createElement("select");
-  sel.id = id;
-  if (!field.required) sel.append(option("", "—"));
-  const low = field.min != null ? field.min : 7 * 60, high = field.max != null ? field.max : 20 * 60;
-  for (let m = Math.ceil(low / 30) * 30; m <= high; m += 30) {
-    const hhmm = `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
-    sel.append(option(hhmm, hhmm));
-  }
-  return sel;
-}
-
-function countSelect(id, field) {
-  const sel = document.createElement("select");
-  sel.id = id;
-  if (!field.required) sel.append(option("", "—"));
-  const low = field.min != null ? field.min : 1, high = field.max != null ? field.max : 10;
-  for (let n = low; n <= high; n++) sel.append(option(String(n), String(n)));
-  return sel;
-}
-
-/// One labelled control per field, in the catalogue's order; its id is field-<id>.
-function fieldElement(field, offer) {
-  const wrap = document.createElement("div");
-  wrap.className = "field";
-  wrap.dataset.field = field.id;
-  const label = document.createElement("label");
-  const id = `field-${field.id}`;
-  label.htmlFor = id;
-  wrap.append(label);
-  let control;
-  switch (field.kind) {
-    case "note":
-      control = document.createElement("textarea");
-      control.id = id;
-      control.maxLength = field.max || 500;
-      break;
-    case "date":
-      control = daySelect(id, offer.lead_days, field.max || 60, field.required);
-      break;
-    case "date_window": {
-      control = document.createElement("div");
-      control.className = "pair";
-      const from = daySelect(`${id}-from`, offer.lead_days, 90, field.required);
-      const to = daySelect(`${id}-to`, offer.lead_days, 90, field.required);
-      from.setAttribute("aria-label", t().from);
-      to.setAttribute("aria-label", t().to);
-      // A window of a few days by default, so that a quick "Wyślij" is already sensible.
-      if (to.options.length > 6) to.selectedIndex = Math.min(to.options.length - 1, Math.min((field.max || 14) - 1, 6));
-      label.htmlFor = `${id}-from`;
-      control.append(from, to);
-      break;
-    }
-    case "time":
-      control = timeSelect(id, field);
-      break;
-    case "count":
-      control = countSelect(id, field);
-      break;
-    default:
-      control = document.createElement("input");
-      control.id = id;
-      control.type = "text";
-      control.maxLength = field.max || 200;
-  }
-  const problem = document.createElement("p");
-  problem.className = "error field-error";
-  problem.id = `${id}-error`;
-  wrap.append(control, problem);
-  return wrap;
-}
-
-function fieldLabel(field) {
-  return localized(field.label) + (field.required ? "" : ` ${t().optional}`);
-}
-
-function relabelDetails() {
-  const { offer, kind } = chosen;
-  $("details-title").textContent = serviceName(offer);
-  $("details-description").textContent = localized(offer.description);
-  const fee = offerFee(offer, kind);
-  $("details-fee").textContent = fee ? `${t().feeLabel}: ${fee}` : "";
-  for (const field of offer.fields) {
-    const wrap = $("details-fields").querySelector(`[data-field="${field.id}"]`);
-    if (wrap) wrap.querySelector("label").textContent = fieldLabel(field);
-  }
-  // Day names in the chosen language.
-  for (const o of $("details-fields").querySelectorAll("option")) if (/^\d{4}-\d{2}-\d{2}$/.test(o.value)) o.textContent = dayLabel(o.value);
-  showProblems();
-}
-
-function chooseOffer(offer, kind) {
-  chosen = { offer, kind };
-  fieldProblems = [];
-  const fields = $("details-fields");
-  fields.replaceChildren(...offer.fields.map((f) => fieldElement(f, offer)));
-  $("field-phone").value = "";
-  $("details-error").textContent = "";
-  relabelDetails();
-  show("details");
-}
-
-function readDetails() {
-  const details = {};
-  for (const field of chosen.offer.fields) {
-    const id = `field-${field.id}`;
-    if (field.kind === "date_window") {
-      const from = $(`${id}-from`).value, to = $(`${id}-to`).value;
-      if (from || to) details[field.id] = { from, to };
-    } else if (field.kind === "count") {
-      const v = $(id).value;
-      if (v) details[field.id] = Number(v);
-    } else {
-      const v = $(id).value.trim();
-      if (v) details[field.id] = v;
-    }
-  }
-  return details;
-}
-
-/// The server's per-field problems next to their fields, in the chosen language.
-function showProblems() {
-  for (const wrap of document.querySelectorAll("#details .field")) {
-    const name = wrap.dataset.field || "phone";
-    const problem = fieldProblems.find((p) => p.field === name);
-    wrap.dataset.invalid = String(Boolean(problem));
-    wrap.querySelector(".field-error").textContent = problem ? localized(problem.text) : "";
-  }
-  const general = fieldProblems.filter((p) => p.field !== "phone" && !chosen.offer.fields.some((f) => f.id === p.field));
-  $("details-error").textContent = fieldProblems.length ? [t().fixFields, ...general.map((p) => localized(p.text))].join(" ") : "";
-}
-
-async function submitDetails(ev) {
-  ev.preventDefault();
-  const e = lastEvent;
-  if (!e || !e.session || !chosen) return;
-  const { offer, kind } = chosen;
-  const body = { session: e.session, [kind]: offer.id, details: readDetails(), lang };
-  const phone = $("field-phone").value.trim();
-  if (phone) body.phone = phone;
-  $("details-submit").disabled = true;
-  $("details-error").textContent = "";
+let audio = null;
+/// Two rising beeps for valid, two low buzzes for not valid, one mid beep for "try again".
+function beep(kind) {
+  lastSound = kind;
+  soundCount += 1;
+  const patterns = {
+    valid: [[880, 0, 0.14, "sine"], [1320, 0.18, 0.22, "sine"]],
+    invalid: [[220, 0, 0.4, "square"], [196, 0.55, 0.55, "square"]],
+    retry: [[660, 0, 0.2, "triangle"]],
+  };
   try {
-    const res = await fetch("/api/v1/requests", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    });
-    const answer = await res.json();
-    if (lastEvent !== e) return;  // the session ended while the request was on its way
-    if (res.status === 422 && answer.error && answer.error.fields) {
-      fieldProblems = answer.error.fields;
-      showProblems();
-      return;
+    audio = audio || new AudioContext();
+    const t0 = audio.currentTime + 0.02;
+    for (const [f, at, dur, type] of patterns[kind]) {
+      const o = audio.createOscillator();
+      const g = audio.createGain();
+      o.type = type;
+      o.frequency.value = f;
+      g.gain.setValueAtTime(0.0001, t0 + at);
+      g.gain.exponentialRampToValueAtTime(0.25, t0 + at + 0.02);
+      g.gain.exponentialRampToValueAtTime(0.0001, t0 + at + dur);
+      o.connect(g).connect(audio.destination);
+      o.start(t0 + at);
+      o.stop(t0 + at + dur + 0.05);
     }
-    if (!res.ok) {
-      fieldProblems = [];
-      showProblems();
-      $("details-error").textContent = errorText(answer);
-      return;
-    }
-    requestedService = offer;
-    requestedNext = answer.next_step;
-    fillRequested();
-    // The ticket is what the resident quotes on the phone; the id stays for software.
-    $("requested-id").textContent = answer.ticket || answer.request.id.replace(/-/g, "").slice(-6).toUpperCase();
-    show("requested");
-    $("live").textContent = `${t().requestedTitle}. ${serviceName(offer)}. ${t().requestNumber}: ${$("requested-id").textContent}`;
-  } catch (_) {
-    if (lastEvent === e) $("details-error").textContent = t().requestFailed;
-  } finally {
-    $("details-submit").disabled = false;
-  }
+  } catch (_) { /* no audio device: the word and the icon still say it */ }
 }
 
-function fillRequested() {
-  $("requested-service").textContent = serviceName(requestedService);
-  $("requested-note").textContent = localized(requestedNext) || t().requestedNote;
-}
+// ---------------------------------------------------------------- status: offline, reader, data preparation
 
 function renderStatus(s) {
+  const before = lastStatus;
   lastStatus = s;
-  const r = $("reader-state");
-  r.dataset.state = s.reader.state;
-  r.textContent = t().reader[s.reader.state] || s.reader.state;
-  const c = $("central-state");
-  c.dataset.state = s.central.state;
-  c.textContent = t().central[s.central.state] || "";
-  c.hidden = !c.textContent;
-  const behind = Boolean(s.clock && s.clock.ok === false);
-  $("clock-warning").textContent = behind ? t().clockBehind : "";
-  $("clock-warning").hidden = !behind;
-  // A snapshot download into an empty replica: say so rather than answer "card not known" in silence.
-  const preparing = Boolean(s.bootstrap);
-  $("preparing").textContent = preparing ? t().preparing(s.bootstrap.percent) : "";
-  $("preparing").hidden = !preparing;
-  // Poll every second while data is being prepared, so the percentage moves; every 5 s otherwise.
-  const every = preparing ? 1000 : 5000;
+  renderBanners();
+  const readerWas = before && before.reader && before.reader.state;
+  if (route && route.name === "idle" && readerWas !== (s.reader && s.reader.state)) render(false);
+  const every = s.bootstrap ? 1000 : 5000;
   if (every !== statusEvery) {
     statusEvery = every;
     clearInterval(statusTimer);
     statusTimer = setInterval(refreshStatus, statusEvery);
   }
 }
-
+function renderBanners() {
+  const s = lastStatus;
+  const offline = Boolean(s && s.central && s.central.state === "offline");
+  const when = s && s.replica && (s.replica.last_sync || s.replica.last_import);
+  const compact = document.documentElement.classList.contains("compact");
+  setBanner("offline", offline ? tr(compact ? "offline.short" : "offline.banner", { when: when ? stamp(when) : "—" }) : "");
+  const b = s && s.bootstrap;
+  setBanner("preparing", b ? (b.percent === null || b.percent === undefined ? tr("preparing.unknown") : tr("preparing.percent", { p: b.percent })) : "");
+  setBanner("clock-warning", s && s.clock && s.clock.ok === false ? tr("clock.behind") : "");
+}
+function setBanner(id, text) {
+  const el = $(id);
+  if (el.textContent !== text) el.textContent = text;
+  el.hidden = !text;
+}
 async function refreshStatus() {
   try {
     const res = await fetch("/api/v1/status", { cache: "no-store" });
@@ -610,112 +1270,61 @@ async function refreshStatus() {
   } catch (_) { /* kioskd restarting: try again on the next tick */ }
 }
 
-/// Seconds left of the server's pause on number entry (0 when none).
-function pausedSeconds() { return Math.max(0, Math.ceil((pauseUntil - Date.now()) / 1000)); }
-
-function startPause(seconds) {
-  pauseUntil = Date.now() + seconds * 1000;
-  clearInterval(pauseTimer);
-  pauseTimer = setInterval(renderPause, 250);
-  renderPause();
-  $("live").textContent = t().tooMany(pausedSeconds());
-}
-
-/// The calm countdown in the entry screen's error line; the Sprawdź button stays disabled until 0.
-function renderPause() {
-  const error = $("entry-error");
-  const left = pausedSeconds();
-  if (left > 0) {
-    // The line changes every second: it must not be an alert read out on every tick.
-    error.removeAttribute("role");
-    error.classList.add("calm");
-    error.textContent = t().tooMany(left);
-    $("entry-submit").disabled = true;
-    return;
-  }
-  if (pauseTimer !== null) {
-    clearInterval(pauseTimer);
-    pauseTimer = null;
-    error.textContent = "";
-  }
-  error.classList.remove("calm");
-  error.setAttribute("role", "alert");
-  $("entry-submit").disabled = false;
-}
-
-async function submitNumber(ev) {
-  ev.preventDefault();
-  if (pausedSeconds() > 0) { renderPause(); return; }
-  const number = $("number").value.trim();
-  const error = $("entry-error");
-  if (!number) { error.textContent = t().empty; return; }
-  error.textContent = t().busy;
-  $("entry-submit").disabled = true;
-  let paused = false;
-  try {
-    const res = await fetch("/api/v1/check", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ number }),
-    });
-    const body = await res.json().catch(() => null);
-    if (res.status === 429) {
-      const fromBody = body && body.error && Number(body.error.retry_after);
-      const seconds = fromBody > 0 ? fromBody : Number(res.headers.get("Retry-After")) || 60;
-      paused = true;
-      startPause(seconds);
-      return;
-    }
-    if (!res.ok) {
-      error.textContent = errorText(body);
-      return;
-    }
-    error.textContent = "";
-    $("number").value = "";
-    // The same verdict also arrives on the event stream; render it now in case the stream is reconnecting.
-    showVerdict(body);
-  } catch (_) {
-    error.textContent = t().failed;
-  } finally {
-    if (!paused) $("entry-submit").disabled = pausedSeconds() > 0;
-  }
-}
+// ---------------------------------------------------------------- start
 
 function connectEvents() {
   const source = new EventSource("/api/v1/events");
-  const onVerdict = (msg) => {
-    let e;
-    try { e = JSON.parse(msg.data); } catch (_) { return; }
-    showVerdict(e);
-  };
-  source.addEventListener("tap", onVerdict);
-  source.addEventListener("check", onVerdict);
+  const onEvent = (msg) => { let e; try { e = JSON.parse(msg.data); } catch (_) { return; } onVerdict(e); };
+  source.addEventListener("tap", onEvent);
+  source.addEventListener("check", onEvent);
   source.addEventListener("session_end", onSessionEnd);
   source.addEventListener("open", () => { document.body.dataset.events = "open"; });
   source.addEventListener("error", () => { document.body.dataset.events = "reconnecting"; });
-  // EventSource reconnects by itself (kioskd sends retry: 2000).
 }
 
-function tick() {
-  $("clock").textContent = new Date().toLocaleString(lang === "uk" ? "uk-UA" : lang === "en" ? "en-GB" : "pl-PL",
-    { timeZone: "Europe/Warsaw", weekday: "long", hour: "2-digit", minute: "2-digit" });
+/// Sizes in millimetres of the configured panel: --mm is CSS pixels per millimetre.
+function applyPanel() {
+  const p = UI.panel || {};
+  if (p.width && p.height && p.diagonal_inches) pxPerMm = Math.hypot(p.width, p.height) / (p.diagonal_inches * 25.4) / (window.devicePixelRatio || 1);
+  const sheet = [...document.styleSheets].find((x) => x.href && x.href.endsWith("kiosk.css"));
+  if (sheet) sheet.insertRule(`:root { --mm: ${pxPerMm.toFixed(4)}px; }`, sheet.cssRules.length);
+  // A small panel (the 7″ outreach display): help and languages go to a column at the side.
+  document.documentElement.classList.toggle("compact", window.innerHeight / pxPerMm < 130);
 }
 
-document.addEventListener("DOMContentLoaded", () => {
-  for (const b of document.querySelectorAll("[data-lang]")) b.addEventListener("click", () => { lang = b.dataset.lang; translateStatic(); tick(); });
-  $("type-number").addEventListener("click", () => show("entry"));
-  $("entry-cancel").addEventListener("click", finish);
-  $("verdict-done").addEventListener("click", finish);
-  $("request-service").addEventListener("click", showServices);
-  $("services-back").addEventListener("click", () => { if (lastEvent) show("verdict"); else finish(); });
-  $("details-back").addEventListener("click", () => { if (lastEvent) show("services"); else finish(); });
-  $("details-form").addEventListener("submit", submitDetails);
-  $("details-form").addEventListener("input", keepAlive);
-  $("details-form").addEventListener("change", keepAlive);
-  $("requested-done").addEventListener("click", finish);
-  $("entry-form").addEventListener("submit", submitNumber);
-  translateStatic();
-  tick();
-  setInterval(tick, 30000);
+/// Ignores a second touch on the same target (or the same spot, when the first touch changed the screen)
+/// within 500 ms: a tremor must not press twice.
+let lastTouch = { el: null, at: 0, x: 0, y: 0 };
+function guardTouches(ev) {
+  const el = ev.target.closest && ev.target.closest("button");
+  if (!el) return;
+  const now = performance.now();
+  const near = Math.hypot(ev.clientX - lastTouch.x, ev.clientY - lastTouch.y) < 10 * pxPerMm;
+  if (now - lastTouch.at < 500 && (el === lastTouch.el || (lastTouch.el && !lastTouch.el.isConnected && near))) {
+    ev.stopImmediatePropagation();
+    ev.preventDefault();
+    return;
+  }
+  lastTouch = { el, at: now, x: ev.clientX, y: ev.clientY };
+  activity();
+}
+
+async function start() {
+  const load = async (l) => { const r = await fetch(`i18n/${l}.json`, { cache: "no-store" }); CAT[l] = await r.json(); };
+  await Promise.all(LANGS.map(load));
+  try {
+    const res = await fetch("/api/v1/ui", { cache: "no-store" });
+    if (res.ok) UI = { ...UI, ...(await res.json()) };
+  } catch (_) { /* an older kioskd: the defaults */ }
+  applyPanel();
+  document.addEventListener("click", guardTouches, true);
+  document.addEventListener("keydown", () => activity(), true);
+  $("more-time-yes").addEventListener("click", moreTime);
+  $("more-time").addEventListener("cancel", (ev) => ev.preventDefault());
+  home();
   refreshStatus();
   statusTimer = setInterval(refreshStatus, statusEvery);
   connectEvents();
-});
+  document.body.dataset.ready = "1";
+}
+document.addEventListener("DOMContentLoaded", start);

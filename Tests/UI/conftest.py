@@ -30,7 +30,14 @@ REGISTRY = f"""card_number;uid;entitlement;role;first_name;last_name;valid_from;
 SKS-0001;04:A1:10:22:33:44:80;senior60;;Halina;Wójcik;{warsaw_day(-400)};;active
 SKS-0001;04:A1:10:22:33:44:80;disability;;Halina;Wójcik;{warsaw_day(-400)};{warsaw_day(20)};active
 KDR-1004;;large_family;child;Jakub;Dąbrowski;{warsaw_day(-400)};{warsaw_day(-2)};active
+STF-0001;04:5A:77:22:33:44:80;staff;;Anna;Kowalska;{warsaw_day(-400)};;active
 """
+
+# The 21.5″ kiosk at Skałka and the 7″ outreach display, as kioskd is told about them.
+BIG = {"KIOSK_UI_PANEL": "1920x1080@21.5"}
+SMALL = {"KIOSK_UI_PANEL": "800x480@7"}
+DEFAULT_UI = {"mode": "resident", "panel": {"width": 1920, "height": 1080, "diagonal_inches": 21.5}, "speech": False,
+              "printer": False, "inactivity_seconds": 75, "answer_seconds": 30, "kiosk_phone": None}
 
 
 class Kiosk:
@@ -94,6 +101,12 @@ class Kiosk:
     def status(self):
         return self.get("/api/v1/status")
 
+    def ui(self):
+        """GET /api/v1/ui (the panel, mode and timeouts the screen is drawn for)."""
+        if not hasattr(self, "_ui"):
+            self._ui = self.get("/api/v1/ui")
+        return self._ui
+
     def post(self, path, body):
         """POSTs JSON (with Content-Type: application/json); answers (status, headers, parsed body)."""
         req = urllib.request.Request(self.base + path, data=json.dumps(body).encode(), method="POST",
@@ -106,13 +119,20 @@ class Kiosk:
             return e.code, e.headers, json.loads(raw) if raw else None
 
 
+STAFF_PIN = "2468"
+
+
 def start_kiosk(env_extra=None):
-    """Starts an emulator and a kioskd on a fresh state directory holding REGISTRY; stop with stop_kiosk."""
+    """Starts an emulator and a kioskd on a fresh state directory holding REGISTRY (and the staff card's
+    PIN); stop with stop_kiosk."""
     tmp = tempfile.mkdtemp(prefix="cus-ui-")
-    k = Kiosk(tmp, env_extra)
+    # Speech goes to WAV files (a test machine has no speakers): each one is an utterance the screen asked for.
+    k = Kiosk(tmp, {**BIG, "KIOSK_SPEECH_WAV_DIR": os.path.join(tmp, "speech"), **(env_extra or {})})
+    os.makedirs(os.path.join(tmp, "speech"), exist_ok=True)
     csv = os.path.join(tmp, "registry.csv")
     pathlib.Path(csv).write_text(REGISTRY)
     subprocess.run([str(BIN / "kioskctl"), "replica", "import", csv], env=k.env, check=True, capture_output=True)
+    subprocess.run([str(BIN / "kioskctl"), "staff", "pin", "set", "STF-0001", "--pin", STAFF_PIN], env=k.env, check=True, capture_output=True)
     k.start_emulator()
     k.start_kioskd()
     return k
@@ -135,7 +155,9 @@ def kiosk():
 @pytest.fixture(scope="module")
 def browser():
     options = Options()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800", "--lang=pl-PL"):
+    # As the appliance runs it (systemd/kiosk-ui.service): sound may play without a touch first.
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1920,1080", "--lang=pl-PL",
+                "--autoplay-policy=no-user-gesture-required", "--force-device-scale-factor=1"):
         options.add_argument(arg)
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     options.binary_location = chromium

@@ -1,0 +1,77 @@
+"""The 7″ 800×480 touch display of the outreach kiosks (KIOSK_UI_PANEL=800x480@7): the same screens, sized
+in millimetres of that panel (20 mm targets are 105 px there), paged so that nothing scrolls."""
+import pytest
+from selenium.webdriver.common.by import By
+
+from conftest import SMALL, start_kiosk, stop_kiosk
+from uihelp import HALINA, assert_no_trace, check_screen, open_screen, press, screen, title, type_on_keyboard, wait, wait_screen
+
+
+@pytest.fixture(scope="module")
+def kiosk():
+    k = start_kiosk(SMALL)
+    yield k
+    stop_kiosk(k)
+
+
+def pages(browser, kiosk, name):
+    """Checks every page of the screen showing, turning them with "Dalej"; answers how many there were."""
+    n = 1
+    check_screen(browser, kiosk, name)
+    while browser.find_elements(By.ID, "next-page"):
+        press(browser, "#next-page")
+        n += 1
+        check_screen(browser, kiosk, f"{name}-{n}" if n <= 2 else None)
+    return n
+
+
+def test_the_main_screens_fit_the_7_inch_panel(kiosk, browser):
+    assert kiosk.ui()["panel"] == {"width": 800, "height": 480, "diagonal_inches": 7}
+    open_screen(kiosk, browser, 800, 480)
+    assert browser.execute_script("return document.documentElement.classList.contains('compact')")
+    check_screen(browser, kiosk, "idle")
+    for id in ("type-number", "browse", "speech", "help"):
+        assert browser.find_element(By.ID, id).is_displayed(), id
+    try:
+        kiosk.place(HALINA)
+        wait_screen(browser, "verdict")
+        assert pages(browser, kiosk, "verdict") >= 2
+        assert browser.find_element(By.ID, "services").is_displayed()
+        press(browser, "#services")
+        wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".tile"))
+        seen = set()
+        while True:
+            seen |= {t.get_attribute("data-service") for t in browser.find_elements(By.CSS_SELECTOR, ".tile")}
+            check_screen(browser, kiosk, "services" if len(seen) <= 2 else None)
+            if not browser.find_elements(By.ID, "next-page"):
+                break
+            press(browser, "#next-page")
+        assert {"senior_taxi", "home_care"} <= seen
+        while browser.execute_script("return route.page") > 0:
+            press(browser, "#back")
+        press(browser, "button[data-service=senior_taxi]")
+        wait_screen(browser, "service")
+        pages(browser, kiosk, "service")
+        press(browser, "#ask")
+        wait_screen(browser, "question")
+        check_screen(browser, kiosk, "question-text")
+        type_on_keyboard(browser, "Łąka 1")
+        press(browser, "#answer")
+        press(browser, "#back")
+        press(browser, "#back")
+        press(browser, "[data-lang=uk]")
+        check_screen(browser, kiosk, "service-uk", lang="uk")
+    finally:
+        kiosk.remove()
+    assert_no_trace(browser)
+    press(browser, "#type-number")
+    wait_screen(browser, "number")
+    check_screen(browser, kiosk, "number")
+    type_on_keyboard(browser, "KDR1004")
+    press(browser, "#entry-submit")
+    wait(browser).until(lambda b: title(b) == "Karta nieważna")
+    pages(browser, kiosk, "typed-expired")
+    press(browser, "#done")
+    press(browser, "#browse")
+    wait(browser).until(lambda b: screen(b) == "browse" and b.find_elements(By.CSS_SELECTOR, "#content .lead"))
+    pages(browser, kiosk, "browse")

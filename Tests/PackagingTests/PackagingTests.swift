@@ -112,7 +112,10 @@ struct PackagingTests {
                 }
             }
         }
-        for file in try FileManager.default.contentsOfDirectory(atPath: repository + "/Kiosk") {
+        // The whole screen, its string catalogues in Kiosk/i18n/ too.
+        let screenFiles = FileManager.default.enumerator(atPath: repository + "/Kiosk")?.compactMap { $0 as? String } ?? []
+        #expect(screenFiles.contains("i18n/uk.json"))
+        for file in screenFiles where !isDirectory(repository + "/Kiosk/" + file) {
             try expectSame(repository + "/Kiosk/" + file, root + "/usr/share/cus-kiosk/ui/" + file)
         }
         try expectSame(repository + "/Hardware/udev/60-cus-kiosk-nfc.rules", root + "/lib/udev/rules.d/60-cus-kiosk-nfc.rules")
@@ -246,4 +249,10 @@ private func groupMembers(_ root: String, _ group: String) throws -> [String] {
         .first { $0.first.map(String.init) == group }
     guard let line, line.count == 4 else { return [] }
     return line[3].split(separator: ",").map(String.init)
+}
+
+/// Whether `path` is a folder.
+private func isDirectory(_ path: String) -> Bool {
+    var isDir: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && isDir.boolValue
 }

@@ -336,7 +336,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "CardFormatTests", dependencies: ["CardModel", "CardFormat"], swiftSettings: swiftSettings),
-        .testTarget(name: "PN532EmulatorTests", dependencies: ["PN532Emulator"], swiftSettings: swiftSettings),
+        .testTarget(name: "PN532EmulatorTests", dependencies: ["PN532Emulator", "KioskTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "PackagingTests", dependencies: ["KioskTestSupport", "KioskConfig", "KioskCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CommandLineProgressTests", dependencies: ["CommandLineProgress", "KioskTestSupport"], swiftSettings: swiftSettings
@@ -344,7 +344,7 @@ let package = Package(
         .testTarget(
             name: "CardReaderTests",
             dependencies: [
-                "CardModel", "CardFormat", "CardReader", "PN532Emulator",
+                "CardModel", "CardFormat", "CardReader", "PN532Emulator", "KioskTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -225,7 +225,7 @@ extension RelationalCentralStore {
             else { return (.cardNotValid, nil, []) }
             applicant = Applicant(entitlements: card.entitlements.map(\.entitlement))
         }
-        for service in services where Eligibility.assess(service, for: applicant, today: today, used: 0).reason == .noEntitlement {
+        for service in services where [.noEntitlement, .cardRequired].contains(Eligibility.assess(service, for: applicant, today: today, used: 0).reason) {
             return (.notEntitled, nil, [])
         }
         // Quotas count per card: a request without one (no card to count by) is judged on the rest.

@@ -3,6 +3,7 @@ import CardReader
 import Foundation
 import PN532Emulator
 import Synchronization
+import KioskTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -12,7 +13,7 @@ import Glibc
 /// The reader loop through the real libnfc and the PN532 emulator. Serialized: every test
 /// measures time on a shared 2-core machine, and the margins assume it is not also running
 /// the other tests' readers.
-@Suite("NFCReader through libnfc and the PN532 emulator", .serialized)
+@Suite("NFCReader through libnfc and the PN532 emulator", .serialized, .spawnsProcesses)
 struct NFCReaderTests {
     static let uid = "04A1B2C3D4E5F6"
 

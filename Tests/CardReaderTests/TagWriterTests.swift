@@ -3,9 +3,10 @@ import CardReader
 import Foundation
 import PN532Emulator
 import Synchronization
+import KioskTestSupport
 import Testing
 
-@Suite("TagWriter through libnfc and the PN532 emulator", .serialized)
+@Suite("TagWriter through libnfc and the PN532 emulator", .serialized, .spawnsProcesses)
 struct TagWriterTests {
     static let uid = "04112233445566"
 

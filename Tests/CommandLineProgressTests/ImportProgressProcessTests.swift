@@ -4,7 +4,7 @@ import Testing
 
 /// `kioskctl replica import` and `cus-central registry import`, run as real processes with stderr a pipe:
 /// plain progress lines on stderr, the result alone on stdout.
-@Suite("Import progress on the command line")
+@Suite("Import progress on the command line", .spawnsProcesses)
 struct ImportProgressProcessTests {
     static let cards = 3000
 

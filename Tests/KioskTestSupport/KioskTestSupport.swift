@@ -1,5 +1,5 @@
 import Dispatch
-import Foundation
+public import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -188,4 +188,15 @@ public func requestDetailsJSON(for service: String) -> String {
     default:
         return "{}"
     }
+}
+
+/// Waits for `process` to end without holding a thread of the cooperative pool (unlike `waitUntilExit()`).
+/// - Returns: `false` when it has not ended within `timeout`.
+public func waitForExit(_ process: Process, timeout: Duration = .seconds(60)) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning {
+        if ContinuousClock.now > deadline { return false }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return true
 }

@@ -6,7 +6,7 @@ import Testing
 /// `kioskctl backup` and `kioskctl restore` on a real kiosk's state directory, with `kioskd` running
 /// and stopped: a backup is whole and private; a restore checks before it changes anything, never
 /// runs under a live kioskd and never silently drops an undelivered request.
-@Suite("kioskctl backup and restore", .serialized)
+@Suite("kioskctl backup and restore", .serialized, .spawnsProcesses)
 struct BackupTests {
     func request(_ addr: String, number: String, service: String = "psychologist") async throws -> Int {
         let check = try await http("POST", "http://\(addr)/api/v1/check", body: #"{"number":"\#(number)"}"#)

@@ -9,7 +9,7 @@ import Glibc
 /// `kioskctl doctor` run as a real process against real state: a replica made by `kioskctl replica
 /// import`, a reader on the emulated PN532 through the real libnfc, a real `kioskd`, and faults
 /// planted one at a time (a fake `/proc` through the `KIOSK_DOCTOR_PROC_ROOT` test seam).
-@Suite("kioskctl doctor finds each planted fault", .serialized)
+@Suite("kioskctl doctor finds each planted fault", .serialized, .spawnsProcesses)
 struct DoctorTests {
     @Test("a healthy kiosk (reader on the emulator, imported replica, kioskd stopped): exit 0, every check ok or a warning")
     func healthy() async throws {

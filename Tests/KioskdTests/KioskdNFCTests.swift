@@ -9,7 +9,7 @@ import Glibc
 /// The whole NFC path as it runs at a kiosk: `kioskctl card write` personalises a blank NTAG on the
 /// emulated PN532 through the real libnfc, then `kioskd` reads taps through the real libnfc and
 /// announces verdicts on its event stream.
-@Suite("kioskd with a reader (real libnfc, emulated PN532)", .serialized)
+@Suite("kioskd with a reader (real libnfc, emulated PN532)", .serialized, .spawnsProcesses)
 struct KioskdNFCTests {
     /// A running emulator whose device path stays stable across vanish/return.
     static func emulator(_ dir: TempDir) throws -> PN532Emulator {

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// `kioskd` and `kioskctl` as a person runs them: real processes, real files, real HTTP.
-@Suite("kioskd and kioskctl as processes", .serialized)
+@Suite("kioskd and kioskctl as processes", .serialized, .spawnsProcesses)
 struct KioskdProcessTests {
     @Test("import a registry, then every status and entitlement gets the right verdict over POST /api/v1/check")
     func verdictsOverHTTP() async throws {

@@ -7,7 +7,7 @@ import Glibc
 
 /// The trust promises of a running `kioskd`, observed from outside: on disk, in its answers, in
 /// its system calls.
-@Suite("kioskd trust, observed as a process", .serialized)
+@Suite("kioskd trust, observed as a process", .serialized, .spawnsProcesses)
 struct KioskdTrustProcessTests {
     @Test("the state directory is 0700 and every file in it 0600, whatever the umask")
     func stateFileModes() async throws {

@@ -8,7 +8,7 @@ import Glibc
 
 /// `GET /metrics` on a running `kioskd`: the figures move with what really happened (a tap through
 /// the real libnfc, a typed number, a queued request, a failing central), in Prometheus text format.
-@Suite("kioskd metrics (Prometheus text at /metrics)", .serialized)
+@Suite("kioskd metrics (Prometheus text at /metrics)", .serialized, .spawnsProcesses)
 struct MetricsTests {
     /// The value of one sample line, e.g. `kiosk_checks_total{source="tap",verdict="valid"}`.
     static func sample(_ text: String, _ series: String) -> Double? {

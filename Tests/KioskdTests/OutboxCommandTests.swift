@@ -5,7 +5,7 @@ import Testing
 
 /// `kioskctl outbox` as staff run it, beside a running `kioskd`: quarantined requests keep their card
 /// number and phone until a person re-queues or discards them.
-@Suite("kioskctl outbox", .serialized)
+@Suite("kioskctl outbox", .serialized, .spawnsProcesses)
 struct OutboxCommandTests {
     @Test("list, show (masked unless --reveal), requeue and discard through the real binary while kioskd runs")
     func listShowRequeueDiscard() async throws {

@@ -6,7 +6,7 @@ import TicketPrinter
 
 /// What the screen uses besides checks and requests, on a real kioskd with a real libnfc tap: its settings,
 /// reading aloud, more time, staff verification with PINs, partner mode, and the ticket printer.
-@Suite("The screen's API", .serialized)
+@Suite("The screen's API", .serialized, .spawnsProcesses)
 struct ScreenAPITests {
     static let staffCard = EmulatedCard(kind: .iso14443a, uid: "04:C3:30:11:22:33:70")
     static let halina = EmulatedCard(kind: .iso14443a, uid: "04:A1:10:22:33:44:80")

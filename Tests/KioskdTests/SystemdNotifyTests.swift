@@ -89,7 +89,7 @@ final class NotifySocket: Sendable {
     }
 }
 
-@Suite("SystemdNotifier: the sd_notify protocol, spoken directly")
+@Suite("SystemdNotifier: the sd_notify protocol, spoken directly", .spawnsProcesses)
 struct SystemdNotifierTests {
     @Test("a path socket and an abstract @name both get one datagram per message", arguments: [false, true])
     func sends(abstract: Bool) async throws {
@@ -137,7 +137,7 @@ struct SystemdNotifierTests {
     }
 }
 
-@Suite("kioskd under systemd (Type=notify, WatchdogSec=)", .serialized)
+@Suite("kioskd under systemd (Type=notify, WatchdogSec=)", .serialized, .spawnsProcesses)
 struct KioskdSystemdTests {
     static func emulator(_ dir: TempDir) throws -> PN532Emulator {
         let emulator = try PN532Emulator(linkPath: dir.file("pn532"))
@@ -269,7 +269,7 @@ struct KioskdSystemdTests {
     }
 }
 
-@Suite("cus-central under systemd (Type=notify)")
+@Suite("cus-central under systemd (Type=notify)", .spawnsProcesses)
 struct CentralSystemdTests {
     @Test("cus-central serve: READY=1 once it listens, STOPPING=1 on SIGTERM")
     func readyAndStopping() async throws {

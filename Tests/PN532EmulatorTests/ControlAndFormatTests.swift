@@ -1,8 +1,9 @@
 import Foundation
 import PN532Emulator
+import KioskTestSupport
 import Testing
 
-@Suite struct ControlChannelTests {
+@Suite(.spawnsProcesses) struct ControlChannelTests {
     @Test func placeRemoveStatusRoundTrip() throws {
         let scratch = try Scratch()
         defer { scratch.cleanUp() }
@@ -82,7 +83,7 @@ import Testing
     }
 }
 
-@Suite struct CardFileTests {
+@Suite(.spawnsProcesses) struct CardFileTests {
     @Test func validFileLoads() throws {
         let scratch = try Scratch()
         defer { scratch.cleanUp() }

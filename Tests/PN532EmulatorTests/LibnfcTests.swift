@@ -1,9 +1,10 @@
 import Foundation
 import PN532Emulator
+import KioskTestSupport
 import Testing
 
 /// End-to-end: Debian's real libnfc 1.8.0 tools drive an in-process emulator.
-@Suite(.enabled(if: LibnfcTool.isInstalled, "needs Debian's libnfc-bin (nfc-list, nfc-mfultralight)"))
+@Suite(.enabled(if: LibnfcTool.isInstalled, "needs Debian's libnfc-bin (nfc-list, nfc-mfultralight)"), .spawnsProcesses)
 struct LibnfcTests {
     @Test func listsTheReaderAndAnNTAG215() throws {
         let emulator = try PN532Emulator()

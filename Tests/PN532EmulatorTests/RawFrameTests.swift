@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import PN532Emulator
+import KioskTestSupport
 import Testing
 
 /// Talks PN532 frames to the emulator directly through its pseudo-terminal, without libnfc.
@@ -42,7 +43,7 @@ struct RawLine {
     }
 }
 
-@Suite struct RawFrameTests {
+@Suite(.spawnsProcesses) struct RawFrameTests {
     static let ack: [UInt8] = [0x00, 0x00, 0xFF, 0x00, 0xFF, 0x00]
     static let firmwareAnswer: [UInt8] = [0x00, 0x00, 0xFF, 0x06, 0xFA, 0xD5, 0x03, 0x32, 0x01, 0x06, 0x07, 0xE8, 0x00]
 

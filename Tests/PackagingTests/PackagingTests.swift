@@ -18,7 +18,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
 
 private let haveDpkgDeb = FileManager.default.isExecutableFile(atPath: "/usr/bin/dpkg-deb")
 
-@Suite("Debian package", .serialized)
+@Suite("Debian package", .serialized, .spawnsProcesses)
 struct PackagingTests {
     @Test(
         "bash .ci/package builds a .deb that installs, reinstalls, removes and purges cleanly in a scratch root",

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// A bootstrap from a real `cus-central`, held part-way by a proxy, shows its progress in `/api/v1/status`.
-@Suite("Bootstrap progress in the status")
+@Suite("Bootstrap progress in the status", .spawnsProcesses)
 struct BootstrapProgressTests {
     @Test func aRunningBootstrapReportsCardsTotalPercentAndTimeLeft() async throws {
         let dir = TempDir(prefix: "bootstrap-progress")

@@ -11,7 +11,7 @@ import Testing
 
 /// A resident's requests across kiosks and the central, over the real processes: what issue 10's "done
 /// when" describes (the first test), and the declines, quotas, catalogue and call-backs around it.
-@Suite("Requests across kiosks and the central", .serialized)
+@Suite("Requests across kiosks and the central", .serialized, .spawnsProcesses)
 struct CentralRequestsFlowTests {
     static let halina = EmulatedCard(kind: .iso14443a, uid: "04:A1:10:22:33:44:80")  // SKS-0001 in registryCSV()
 

@@ -7,7 +7,7 @@ import Glibc
 
 /// `kioskctl doctor`'s central checks against a real `cus-central`: the token accepted or refused,
 /// a host that does not resolve, a port nobody listens on.
-@Suite("kioskctl doctor and the central", .serialized)
+@Suite("kioskctl doctor and the central", .serialized, .spawnsProcesses)
 struct DoctorCentralTests {
     /// Runs `kioskctl doctor --json` (and the text form, which must agree on the exit status) for a
     /// kiosk with no reader and an empty fake `/proc`, pointed at `url` with `token`.

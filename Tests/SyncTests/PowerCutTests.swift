@@ -17,7 +17,7 @@ import Glibc
 ///
 /// `KIOSK_POWERCUT_ROUNDS` (default 200) sets the number of cuts, `KIOSK_POWERCUT_SEED` replays a run's
 /// random choices (the seed is printed; the instants themselves also depend on the machine's timing).
-@Suite("Power cuts", .serialized)
+@Suite("Power cuts", .serialized, .spawnsProcesses)
 struct PowerCutTests {
     static let card = EmulatedCard(kind: .iso14443a, uid: "04:A1:10:22:33:44:80")  // SKS-0001 in registryCSV()
 
@@ -143,7 +143,9 @@ struct PowerCutTests {
             tally.startupCut()
         }
         await killer.value
-        kiosk.process.waitUntilExit()
+        guard await waitForExit(kiosk.process) else {
+            throw TestFailure("round \(round): kioskd (pid \(kiosk.process.processIdentifier)) was not seen to end within 60 s of the cut")
+        }
         // It died of the cut, not of anything before it.
         guard kiosk.process.terminationReason == .uncaughtSignal, kiosk.process.terminationStatus == SIGKILL else {
             throw TestFailure("round \(round): kioskd exited by itself (\(kiosk.process.terminationStatus)) before the cut: \(kiosk.log.suffix(3000))")

@@ -3,7 +3,7 @@ import KioskTestSupport
 import Testing
 
 /// One bad registry row must never stop every kiosk: the central refuses what a kiosk would refuse.
-@Suite("Registry rules between cus-central and kioskd", .serialized)
+@Suite("Registry rules between cus-central and kioskd", .serialized, .spawnsProcesses)
 struct RegistryRulesSyncTests {
     @Test(arguments: CentralStoreKind.allCases)
     func aRowKiosksWouldRefuseIsRefusedAtImportAndKiosksKeepSyncing(store: CentralStoreKind) async throws {

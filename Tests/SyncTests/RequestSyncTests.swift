@@ -10,7 +10,7 @@ import Glibc
 
 /// Requests between a real `kioskd` and a real `cus-central` (or a scripted one): durability, erasure,
 /// and the catalogue a kiosk keeps.
-@Suite("Requests between kioskd and the central", .serialized)
+@Suite("Requests between kioskd and the central", .serialized, .spawnsProcesses)
 struct RequestSyncTests {
     @Test("kill -9 right after the 201, then a restart: the request reaches the central exactly once")
     func killedRightAfterTheAnswer() async throws {

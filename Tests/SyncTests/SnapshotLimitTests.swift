@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 
 /// `maxSnapshotBytes` is applied: a snapshot larger than the kiosk accepts is abandoned part-way.
-@Suite("Snapshot size limit", .serialized)
+@Suite("Snapshot size limit", .serialized, .spawnsProcesses)
 struct SnapshotLimitTests {
     @Test func aSnapshotOverTheLimitIsAbandonedAndOneUnderItIsRead() async throws {
         let dir = TempDir()

@@ -8,7 +8,7 @@ import Replica
 import Testing
 
 /// `kioskd` and `cus-central` as real processes over real HTTP.
-@Suite("Sync between kioskd and cus-central", .serialized)
+@Suite("Sync between kioskd and cus-central", .serialized, .spawnsProcesses)
 struct SyncTests {
     @Test(arguments: CentralStoreKind.allCases) func bootstrapDeltasRevocationAndRequestStatus(store: CentralStoreKind) async throws {
         try store.skipUnlessAvailable()

@@ -8,7 +8,7 @@ import Testing
 
 /// Every way the central can take a chip away from a card number, carried to a kiosk by the real
 /// sync: the old chip, with the record the CUS once signed for it, is refused at the next tap.
-@Suite("Withdrawn chips after a real sync", .serialized)
+@Suite("Withdrawn chips after a real sync", .serialized, .spawnsProcesses)
 struct WithdrawnChipSyncTests {
     @Test(arguments: CentralStoreKind.allCases) func everyWayTheCentralReplacesOrDropsAChip(store: CentralStoreKind) async throws {
         try store.skipUnlessAvailable()

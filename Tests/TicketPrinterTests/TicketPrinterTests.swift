@@ -89,7 +89,8 @@ struct TicketPrinterTests {
         #expect(mkfifo(fifo, 0o600) == 0)  // opening it for writing blocks: no reader, like a printer without paper
         let started = ContinuousClock.now
         await #expect(throws: PrinterError.self) { try await TicketPrinterDevice(path: fifo, timeout: .milliseconds(300)).print([0x1B, 0x40]) }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Given up after the time limit, not hanging with the writer (generous: a loaded CI machine is slow to wake it).
+        #expect(ContinuousClock.now - started < .seconds(60))
         // Unblock the stuck writer thread.
         let reader = open(fifo, O_RDONLY | O_NONBLOCK)
         defer { close(reader) }

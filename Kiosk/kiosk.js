@@ -966,19 +966,25 @@ SCREENS.pin = (r) => {
 async function unlockStaff(r) {
   if (!S.session || r.busy) return;
   r.busy = true;
+  r.sessionEnded = false;
+  const session = S.session;
   try {
-    const res = await fetch("/api/v1/staff/unlock", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ session: S.session, pin: r.typed }) });
+    const res = await fetch("/api/v1/staff/unlock", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ session, pin: r.typed }) });
     const body = await res.json().catch(() => null);
     r.busy = false;
-    if (route !== r) return;
+    if (route !== r) {
+      // Someone else's card replaced the staff card meanwhile: verification mode is not theirs to keep.
+      if (res.ok && body && body.staff_token) fetch("/api/v1/staff/session", { method: "DELETE", headers: { Authorization: "Bearer " + body.staff_token }, keepalive: true }).catch(() => {});
+      return;
+    }
     if (res.ok && body && body.staff_token) {
-      const session = S.session;
+      // kioskd ends the staff card's own session as it unlocks (its session_end was held back, see onSessionEnd).
       forget();
-      endSessionOnServer(session);
       STAFF = { token: body.staff_token, lastUse: Date.now() };
       home();
       return;
     }
+    if (r.sessionEnded) { finish(); return; }
     const e = (body && body.error) || {};
     r.typed = "";
     if (e.code === "wrong_pin") r.message = tr("staff.wrongPin", { n: e.tries_left ?? 0 });
@@ -991,7 +997,8 @@ async function unlockStaff(r) {
     announce(r.message);
   } catch (_) {
     r.busy = false;
-    if (route === r) { r.message = tr("failed"); render(false); }
+    if (route === r && r.sessionEnded) finish();
+    else if (route === r) { r.message = tr("failed"); render(false); }
   }
 }
 SCREENS.staffWait = () => ({
@@ -1076,6 +1083,12 @@ function onSessionEnd(msg) {
   let end;
   try { end = JSON.parse(msg.data); } catch (_) { return; }
   if (!S.session || end.session !== S.session) return;
+  if (route && route.name === "pin" && route.busy) {
+    // A right PIN ends the staff card's session on the server before the unlock's answer arrives here:
+    // unlockStaff decides, from that answer, between verification mode and the start screen.
+    route.sessionEnded = true;
+    return;
+  }
   if (route && route.name === "ticket") {
     // The ticket stays readable (it names no one); the person's data goes now.
     const ticket = S.ticket;

@@ -1092,7 +1092,7 @@ function onSessionEnd(msg) {
   if (route && route.name === "ticket") {
     // The ticket stays readable (it names no one); the person's data goes now.
     const ticket = S.ticket;
-    forget();
+    forget({ keepRoute: true });
     S.ticket = ticket;
     stack = [];
     render(false);

@@ -189,6 +189,9 @@ for (const el of document.querySelectorAll('[aria-live], [role=alert], [role=sta
 const first = targets.find((t) => !t.disabled);
 if (first) {
   const before = document.activeElement;
+  // A control that already has focus from a touch shows no ring, and focus() on it changes nothing:
+  // take the focus away first, so that the ring measured is the one a keyboard or switch user sees.
+  if (before === first) first.blur();
   first.focus({focusVisible: true});
   const cs = getComputedStyle(first);
   const width = parseFloat(cs.outlineWidth);

@@ -3,9 +3,11 @@ twice within the screen's 500 ms tremor guard), typing on the on-screen keyboard
 must pass (axe-core, and what axe cannot see: target size and gaps in mm of the configured panel, text
 size, contrast, lang, nothing scrolls or is cut off, live regions), screenshots, the event stream as a test
 sees it, and the checks that a finished visit left no trace."""
+import http.client
 import json
 import os
 import pathlib
+import socket
 import threading
 import time
 import urllib.request
@@ -256,7 +258,10 @@ class EventLog:
         self.events = []
         self.cond = threading.Condition()
         self.connected = threading.Event()
-        self.response = urllib.request.urlopen(base + "/api/v1/events", timeout=120)
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        self.conn.request("GET", "/api/v1/events")
+        self.response = self.conn.getresponse()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
         assert self.connected.wait(10), "the event stream did not say it was connected"
@@ -293,8 +298,15 @@ class EventLog:
                 self.cond.wait(left)
 
     def close(self):
+        # Shut the socket down first: closing the response alone waits for the reading thread, which sits in
+        # a read until kioskd's next keep-alive comment (up to 15 s).
         try:
-            self.response.close()
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except Exception:
+            pass
+        self.thread.join(5)
+        try:
+            self.conn.close()
         except Exception:
             pass
 

@@ -1264,7 +1264,8 @@ function renderStatus(s) {
 function renderBanners() {
   const s = lastStatus;
   const offline = Boolean(s && s.central && s.central.state === "offline");
-  const when = s && s.replica && (s.replica.last_sync || s.replica.last_import);
+  // The data's age: its last sync or import, whichever is newer (as kioskd's own replica.age_seconds).
+  const when = s && s.replica && [s.replica.last_sync, s.replica.last_import].filter(Boolean).sort().pop();
   const compact = document.documentElement.classList.contains("compact");
   setBanner("offline", offline ? tr(compact ? "offline.short" : "offline.banner", { when: when ? stamp(when) : "—" }) : "");
   const b = s && s.bootstrap;

@@ -95,6 +95,13 @@ function feeText(fee) {
   return tr(fee.kind === "discounted" ? "services.discounted" : "services.full", { amount: money(fee.amount_grosze), per: loc(fee.per) })
     .replace(/\s+—/, " —").replace(/\s+$/, "");
 }
+function priceText(fee) {
+  if (!fee || fee.kind === "free" || !fee.amount_grosze) return feeText(fee);
+  return `${money(fee.amount_grosze)} ${loc(fee.per)}`.trim();
+}
+/// A long text (a reason from kioskd) as one paragraph a sentence, so that a small panel can page it.
+function sentences(text) { return String(text || "").split(/(?<=[.!?])\s+/).filter((x) => x.trim()); }
+function isCompact() { return document.documentElement.classList.contains("compact"); }
 function phoneGroups(digits) { return digits.replace(/(\d{3})(?=\d)/g, "$1 "); }
 
 // ---------------------------------------------------------------- elements
@@ -159,19 +166,24 @@ function overflows() {
 /// not fit are left out rather than paged.
 function layoutBlocks(spec) {
   const blocks = spec.blocks || [];
-  if (document.documentElement.classList.contains("compact") && spec.actions) {
-    // The 7″ panel's bar holds one action beside Wstecz; the others close the screen's last page.
+  if (isCompact() && spec.actions) {
+    // The 7″ panel's bar holds one action beside Wstecz, if it fits there on one line; the others close
+    // the screen's last page.
     const acts = spec.actions();
-    if (acts.length > 1) {
-      blocks.push(h("div", { class: "choices" }, acts.slice(1)));
-      spec.actions = () => [acts[0]];
+    if (acts.length) {
+      renderBar({ ...spec, actions: () => [acts[0]] }, true);
+      const row = $("bar").firstElementChild;
+      const oneLine = [...$("bar").children].every((x) => x.offsetTop === row.offsetTop && x.offsetHeight === row.offsetHeight);
+      const inBar = oneLine ? acts.slice(0, 1) : [];
+      const rest = acts.slice(inBar.length);
+      if (rest.length) blocks.push(h("div", { class: "choices" }, rest));
+      spec.actions = () => inBar;
     }
   }
-  const starts = route.starts || (route.starts = [0]);
-  const page = Math.min(route.page || 0, starts.length - 1);
-  route.page = page;
-  const start = starts[page];
-  const fill = () => {
+  // Pages are laid out from the first each time, so that blocks split on an earlier page (below) are
+  // split the same way again and every page starts where the one before it ended. Whether a page is the
+  // last is tried first without splitting anything (dry).
+  const fill = (start, dry) => {
     const content = $("content");
     content.replaceChildren();
     let n = 0;
@@ -179,6 +191,11 @@ function layoutBlocks(spec) {
       const b = blocks[i];
       const into = b.classList.contains("tile") ? tilesBox(content) : content;
       into.append(b);
+      if (overflows() && !b.dataset.optional && makeRoom(content, b)) { n++; continue; }
+      if (overflows() && dry) {
+        if (b.dataset.optional) { b.remove(); n++; continue; }
+        return -1;
+      }
       if (overflows()) {
         if (n === 0 && b.children.length > 1 && !b.classList.contains("tile")) {
           // Too tall for a page of its own: its parts go on in turn.
@@ -189,7 +206,20 @@ function layoutBlocks(spec) {
           i--;
           continue;
         }
-        if (n === 0 && !b.dataset.optional) { n = 1; continue; }
+        if (n === 0 && !b.dataset.optional) {
+          // Alone and still too tall (a long name on the 7″ panel): its optional parts (a tile's price,
+          // repeated on the service's own page) give way; a long text goes on on the next page.
+          for (const part of [...b.querySelectorAll("[data-optional]")].reverse()) { if (!overflows()) break; part.remove(); }
+          const rest = overflows() ? splitText(b) : null;
+          if (rest) blocks.splice(i + 1, 0, rest);
+          n = 1;
+          continue;
+        }
+        if (!b.dataset.optional && isPlainText(b) && !fitsAlone(content, b)) {
+          // A text that will not fit on a page of its own anyway begins here and goes on on the next page.
+          const rest = splitText(b, false);
+          if (rest) { blocks.splice(i + 1, 0, rest); n++; break; }
+        }
         b.remove();
         if (into !== content && !into.children.length) into.remove();
         if (b.dataset.optional) { n++; continue; }
@@ -199,14 +229,65 @@ function layoutBlocks(spec) {
     }
     return n;
   };
-  renderBar(spec, true);
-  let n = fill();
-  if (start + n < blocks.length) {
+  const want = route.page || 0;
+  let start = 0;
+  let page = 0;
+  for (;;) {
+    renderBar(spec, true);
+    if (fill(start, true) >= 0) { fill(start, false); break; }
     renderBar(spec, false);
-    n = fill();
-    starts[page + 1] = start + Math.max(1, n);
-    starts.length = page + 2;
+    const n = fill(start, false);
+    // (Should everything fit beside "Dalej" after all, the actions get a page of their own.)
+    if (page >= want) break;
+    start += Math.max(1, n);
+    page += 1;
   }
+  route.page = page;
+}
+/// Whether block `b` (the last in `content`) would fit on a page of its own.
+function fitsAlone(content, b) {
+  const others = [...content.children].filter((x) => x !== b);
+  for (const x of others) x.remove();
+  const fits = !overflows();
+  content.prepend(...others);
+  return fits;
+}
+/// A paragraph of plain text taller than a page: keeps the words that fit and answers a paragraph with
+/// the rest (or null when it cannot be split).
+function isPlainText(b) { return b.tagName === "P" && !b.children.length; }
+function splitText(p, atLeastOne = true) {
+  if (!isPlainText(p)) return null;
+  const words = p.textContent.split(" ");
+  if (words.length < 2) return null;
+  let lo = 1, hi = words.length - 1, best = 0;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    p.textContent = words.slice(0, mid).join(" ");
+    if (overflows()) hi = mid - 1;
+    else { best = mid; lo = mid + 1; }
+  }
+  if (!best && !atLeastOne) { p.textContent = words.join(" "); return null; }
+  best = Math.max(1, best);
+  p.textContent = words.slice(0, best).join(" ");
+  const rest = p.cloneNode(false);
+  rest.removeAttribute("id");
+  rest.textContent = words.slice(best).join(" ");
+  return rest;
+}
+/// Optional blocks already on the page make way for a required one that would not fit beside them (a
+/// picture must not push the buttons to a second page); answers whether it fits now. Nothing is dropped
+/// when even that would not help.
+function makeRoom(content, required) {
+  const optionals = [...content.children].filter((x) => x !== required && x.dataset.optional);
+  if (!optionals.length) return false;
+  const removed = [];
+  for (const el of optionals.reverse()) {
+    removed.push([el, el.nextSibling]);
+    el.remove();
+    if (!overflows()) return true;
+  }
+  for (const [el, next] of removed) content.insertBefore(el, next);
+  return false;
 }
 function tilesBox(content) {
   const last = content.lastElementChild;

@@ -301,6 +301,7 @@ function tilesBox(content) {
 /// (grid.prev / grid.next labels), and grid.fixed keys are on every page.
 function layoutGrid(spec) {
   const g = spec.grid;
+  if (g.key === "kb" && isCompact()) { layoutCompactKeyboard(spec); return; }
   const content = $("content");
   renderBar(spec, true);
   const key = g.key || "grid";
@@ -334,6 +335,72 @@ function layoutGrid(spec) {
 }
 function focusFirstKey() { $("title").focus(); }
 
+/// A keyboard on the 7″ panel. With 20 mm keys and 7 mm letters there is room for the question, the typed
+/// text and one row of keys: the row starts with the key that turns the pages of keys round ("Inne znaki",
+/// shown as »), and goes back to the first page after each key; space, a second action ("Pomiń") and the
+/// other keys are paged with the letters; "Usuń" waits in the side column under the languages. A message (a
+/// problem, the pause after wrong numbers) stands in for the typed text until the next key.
+function layoutCompactKeyboard(spec) {
+  const g = spec.grid;
+  const content = $("content");
+  let actions = spec.actions ? spec.actions() : [];
+  const extra = actions.slice(0, -1);
+  for (const a of extra) a.classList.add("key", "wide");
+  actions = actions.slice(-1);
+  const [del, ...others] = g.fixed || [];
+  del.classList.remove("key", "wide");
+  renderBar({ ...spec, actions: () => actions, side: [del] }, true);
+  const items = [...extra, ...others.map((k) => {
+    k.classList.remove("wide");
+    if (k.dataset.key === "space") { k.textContent = tr("key.spaceShort"); k.setAttribute("aria-label", tr("key.space")); }
+    return k;
+  }), ...g.items];
+  const box = (spec.intro || []).find((x) => x.classList.contains("typed-box"));
+  const message = (spec.intro || []).filter((x) => x !== box && !x.classList.contains("step") && x.textContent.trim());
+  const said = message.map((x) => x.textContent).join(" ");
+  const showMessage = said !== "" && said !== route.kbQuiet;
+  const more = btn(tr("key.moreShort"), () => {
+    if (showMessage) route.kbQuiet = said;
+    else route.kbPage = route.kbNext || 0;
+    render(false);
+    focusFirstKey();
+  }, "key nav", { "data-nav": "next", "aria-label": tr("key.more") });
+  const keys = h("div", { class: "grid keys" }, more);
+  content.replaceChildren(...(showMessage ? message : [box]), keys);
+  if (overflows()) {
+    // A long message alone: "Usuń" (at the side) or Wstecz go on from here.
+    keys.remove();
+    return;
+  }
+  let perPage = 0;
+  for (const item of items) {
+    keys.append(item);
+    if (overflows()) { item.remove(); break; }
+    perPage++;
+  }
+  [...keys.children].slice(1).forEach((x) => x.remove());
+  perPage = Math.max(1, perPage);
+  const pages = Math.ceil(items.length / perPage);
+  const page = Math.min(route.kbPage || 0, pages - 1);
+  route.kbPage = page;
+  route.kbNext = (page + 1) % pages;
+  const shown = items.slice(page * perPage, (page + 1) * perPage);
+  // After a key the keyboard starts again from its first page: the same way to every letter each time.
+  for (const k of shown) if (page > 0 && !extra.includes(k)) k.addEventListener("click", () => { if (route.kbPage) { route.kbPage = 0; render(false); } });
+  keys.append(...shown);
+  fitTail($("typed"));
+}
+/// The end of a typed text too long for its box: "…" and as much of the end as fits.
+function fitTail(el) {
+  if (!el || !el.isConnected || !isCompact()) return;
+  const text = el.textContent;
+  let cut = 0;
+  while (el.scrollWidth > el.clientWidth + 1 && cut < text.length - 1) {
+    cut++;
+    el.textContent = "…" + text.slice(cut);
+  }
+}
+
 /// Moves the grid to the page showing item `index` (used when a screen opens on a chosen day or time).
 function gridPageOf(key, index) {
   const starts = route[key + "Starts"] || [0];
@@ -354,7 +421,9 @@ function renderBar(spec, last) {
     if (l === lang) continue;
     tail.push(btn(CAT[l]["lang." + l] || l.toUpperCase(), () => setLang(l), "secondary lang", { "data-lang": l, lang: l }));
   }
+  tail.push(...(spec.side || []));
   bar.replaceChildren(...kids);
+  bar.hidden = !kids.length && isCompact();
   const side = $("side");
   side.setAttribute("aria-label", tr("lang.group"));
   side.replaceChildren(...tail);
@@ -379,14 +448,15 @@ SCREENS.idle = () => {
   const broken = lastStatus && lastStatus.reader && ["absent", "error"].includes(lastStatus.reader.state);
   const choices = [btn(tr("idle.typeNumber"), () => go({ name: "number", purpose: "resident" }), "primary choice", { id: "type-number" })];
   if (!broken) choices.push(btn(tr("idle.browse"), openBrowse, "secondary choice", { id: "browse" }));
-  // On the 7″ panel the speech button waits in the (otherwise empty) bar, so that the choices fit.
+  // On the 7″ panel the speech button waits in the side column, under help and the languages, so that
+  // the choices fit beside them (the bar, empty here, is not drawn).
   const compact = document.documentElement.classList.contains("compact");
   if (UI.speech && !compact) choices.push(speechButton());
   return {
     title: broken ? tr("reader.title") : tr("idle.title"),
     kind: broken ? "reader" : "idle",
     back: false,
-    actions: () => (UI.speech && compact ? [speechButton()] : []),
+    side: UI.speech && compact ? [speechButton()] : [],
     blocks: broken
       ? [para(tr("reader.text"), "lead"), h("div", { class: "choices" }, choices)]
       : [optional(cardPicture()), h("div", { class: "choices" }, choices), optional(para(tr("idle.hint"), "lead")), optional(para(tr("idle.cards")))],
@@ -438,6 +508,14 @@ function numberLine() {
   if (pausedSeconds() > 0) return tr("number.pause", { n: pausedSeconds() });
   return route && route.message ? route.message : "";
 }
+/// The number screen's message line: written in place, or on the 7″ panel (where it takes the keys' row)
+/// drawn again.
+function setLine(r, text) {
+  r.message = text;
+  if (isCompact()) { if (route === r) render(false); return; }
+  const el = $("entry-error");
+  if (el) el.textContent = text;
+}
 function pausedSeconds() { return Math.max(0, Math.ceil((pauseUntil - Date.now()) / 1000)); }
 
 let pauseTimer = null;
@@ -457,15 +535,18 @@ function tickPause() {
     const submit = $("entry-submit");
     if (submit) submit.disabled = left > 0;
   }
-  if (left <= 0) { clearInterval(pauseTimer); pauseTimer = null; }
+  if (left <= 0) {
+    clearInterval(pauseTimer);
+    pauseTimer = null;
+    if (isCompact() && route && route.name === "number") render(false);
+  }
 }
 
 async function submitNumber(r) {
   if (pausedSeconds() > 0) return;
   const number = (r.typed || "").trim();
-  if (!number) { r.message = tr("number.empty"); $("entry-error").textContent = r.message; announce(r.message); return; }
-  r.message = tr("number.busy");
-  $("entry-error").textContent = r.message;
+  if (!number) { setLine(r, tr("number.empty")); announce(r.message); return; }
+  setLine(r, tr("number.busy"));
   const staff = r.purpose === "staff";
   try {
     const res = await fetch(staff ? "/api/v1/staff/check" : "/api/v1/check", {
@@ -481,12 +562,12 @@ async function submitNumber(r) {
       return;
     }
     if (staff && res.status === 401) { endStaff(true); return; }
-    if (!res.ok) { r.message = errorText(body); $("entry-error").textContent = r.message; announce(r.message); return; }
+    if (!res.ok) { setLine(r, errorText(body)); announce(r.message); return; }
     r.typed = "";
     r.message = "";
     onVerdict(body, staff ? "staff" : null);
   } catch (_) {
-    if (route === r) { r.message = tr("failed"); $("entry-error").textContent = r.message; }
+    if (route === r) setLine(r, tr("failed"));
   }
 }
 
@@ -597,12 +678,20 @@ SCREENS.services = (r) => {
 };
 function tile(s, bundle) {
   const name = loc(s.name);
+  const compact = isCompact();
+  if (!s.available && compact) {
+    // The 7″ panel cannot hold a whole reason on a tile (nor a tile on a page): the tile says "not for you"
+    // and opens the service's page, which says why.
+    return btn([h("span", { class: "tile-name" }, name), h("span", { class: "tile-fee" }, tr("services.notForYouShort"))],
+      () => go({ name: "service", id: s.id, bundle }), "tile off", { "data-service": s.id });
+  }
   if (!s.available) {
     return h("div", { class: "tile off", "data-service": s.id },
       h("span", { class: "tile-name" }, name), h("span", { class: "tile-fee" }, tr("services.notForYou", { reason: loc(s.reason && s.reason.text) })));
   }
-  const fee = bundle ? bundleFee(s) : feeText(s.fee);
-  return btn([h("span", { class: "tile-name" }, name), fee ? h("span", { class: "tile-fee" }, fee) : null],
+  // On the 7″ panel the tile gives the price alone; the service's page says it is discounted.
+  const fee = bundle ? bundleFee(s) : compact ? priceText(s.fee) : feeText(s.fee);
+  return btn([h("span", { class: "tile-name" }, name), fee ? optional(h("span", { class: "tile-fee" }, fee)) : null],
     () => go({ name: "service", id: s.id, bundle }), "tile", { "data-service": s.id });
 }
 function bundleFee(b) {
@@ -621,21 +710,23 @@ function hoursText(hours) {
 SCREENS.service = (r) => {
   const s = findItem(r.id, r.bundle);
   if (!s) return SCREENS.services(r);
-  const blocks = [para(loc(s.description), "lead")];
+  const blocks = [];
+  // Not for this person: why comes first (a sentence a paragraph, so that it pages), and no fee or next step.
+  if (!s.available && s.reason) blocks.push(h("div", { class: "note", id: "why-not" }, sentences(loc(s.reason.text)).map((x) => h("p", null, x))));
+  blocks.push(para(loc(s.description), "lead"));
   if (r.bundle) {
     blocks.push(h("h2", { class: "subhead" }, tr("service.includes")));
     for (const id of s.services || []) {
       const part = findItem(id, false);
-      blocks.push(para(`${part ? loc(part.name) : id} — ${feeText((s.fees || {})[id])}`, "entitlement"));
+      const name = part ? loc(part.name) : id;
+      blocks.push(para(s.available ? `${name} — ${feeText((s.fees || {})[id])}` : name, "entitlement"));
     }
   } else {
     if (s.provider) blocks.push(para(tr("service.provider", { name: s.provider.name })));
     blocks.push(para(tr("service.when", { list: hoursText(s.hours) })));
-    blocks.push(para(tr("service.fee", { fee: feeText(s.fee) }), "fee", { id: "fee" }));
-    if (s.quota && typeof s.quota.remaining === "number") blocks.push(para(tr("service.quota", { n: s.quota.remaining })));
+    if (s.available) blocks.push(para(tr("service.fee", { fee: feeText(s.fee) }), "fee", { id: "fee" }));
   }
-  if (s.next_step) blocks.push(para(tr("service.next", { text: loc(s.next_step) })));
-  if (!s.available && s.reason) blocks.push(para(loc(s.reason.text), "note"));
+  if (s.next_step && s.available) blocks.push(para(tr("service.next", { text: loc(s.next_step) })));
   return {
     title: loc(s.name), back: true, blocks,
     actions: () => (s.available ? [btn(tr("service.ask"), () => startForm(s, r.bundle), "primary", { id: "ask" })] : []),
@@ -786,7 +877,13 @@ function edit(r, opts, ch) {
   r.typed = t;
   const shown = opts.digits ? phoneGroups(t) : route.name === "pin" ? "•".repeat(t.length) : t;
   $("typed").textContent = shown || "\u00a0";
+  fitTail($("typed"));
   if (opts.onChange) opts.onChange();
+  if (isCompact() && !$("typed").isConnected) {
+    // The 7″ keyboard showed a message in place of the typed text: a key brings the text back.
+    route.kbQuiet = [...document.querySelectorAll("#content .message, #content .problem")].map((x) => x.textContent).join(" ");
+    render(false);
+  }
 }
 
 function dayGrid(r, q, phase) {
@@ -977,7 +1074,12 @@ SCREENS.callbackPhone = (r) => {
     grid: keyboardGrid(r, { keys: tr("kb.digits").split(""), max: 9, digits: true }),
     back: true,
     actions: () => [btn(tr("bar.next"), () => {
-      if (!/^[1-9]\d{8}$/.test(r.typed)) { r.error = tr("phone.bad"); line.textContent = r.error; announce(r.error); return; }
+      if (!/^[1-9]\d{8}$/.test(r.typed)) {
+        r.error = tr("phone.bad");
+        if (isCompact()) render(false); else line.textContent = r.error;
+        announce(r.error);
+        return;
+      }
       go({ name: "callbackConfirm", phone: r.typed, service: r.service });
     }, "primary", { id: "answer" })],
   };

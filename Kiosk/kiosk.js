@@ -95,6 +95,13 @@ function feeText(fee) {
   return tr(fee.kind === "discounted" ? "services.discounted" : "services.full", { amount: money(fee.amount_grosze), per: loc(fee.per) })
     .replace(/\s+—/, " —").replace(/\s+$/, "");
 }
+function priceText(fee) {
+  if (!fee || fee.kind === "free" || !fee.amount_grosze) return feeText(fee);
+  return `${money(fee.amount_grosze)} ${loc(fee.per)}`.trim();
+}
+/// A long text (a reason from kioskd) as one paragraph a sentence, so that a small panel can page it.
+function sentences(text) { return String(text || "").split(/(?<=[.!?])\s+/).filter((x) => x.trim()); }
+function isCompact() { return document.documentElement.classList.contains("compact"); }
 function phoneGroups(digits) { return digits.replace(/(\d{3})(?=\d)/g, "$1 "); }
 
 // ---------------------------------------------------------------- elements
@@ -159,19 +166,24 @@ function overflows() {
 /// not fit are left out rather than paged.
 function layoutBlocks(spec) {
   const blocks = spec.blocks || [];
-  if (document.documentElement.classList.contains("compact") && spec.actions) {
-    // The 7″ panel's bar holds one action beside Wstecz; the others close the screen's last page.
+  if (isCompact() && spec.actions) {
+    // The 7″ panel's bar holds one action beside Wstecz, if it fits there on one line; the others close
+    // the screen's last page.
     const acts = spec.actions();
-    if (acts.length > 1) {
-      blocks.push(h("div", { class: "choices" }, acts.slice(1)));
-      spec.actions = () => [acts[0]];
+    if (acts.length) {
+      renderBar({ ...spec, actions: () => [acts[0]] }, true);
+      const row = $("bar").firstElementChild;
+      const oneLine = [...$("bar").children].every((x) => x.offsetTop === row.offsetTop && x.offsetHeight === row.offsetHeight);
+      const inBar = oneLine ? acts.slice(0, 1) : [];
+      const rest = acts.slice(inBar.length);
+      if (rest.length) blocks.push(h("div", { class: "choices" }, rest));
+      spec.actions = () => inBar;
     }
   }
-  const starts = route.starts || (route.starts = [0]);
-  const page = Math.min(route.page || 0, starts.length - 1);
-  route.page = page;
-  const start = starts[page];
-  const fill = () => {
+  // Pages are laid out from the first each time, so that blocks split on an earlier page (below) are
+  // split the same way again and every page starts where the one before it ended. Whether a page is the
+  // last is tried first without splitting anything (dry).
+  const fill = (start, dry) => {
     const content = $("content");
     content.replaceChildren();
     let n = 0;
@@ -179,6 +191,11 @@ function layoutBlocks(spec) {
       const b = blocks[i];
       const into = b.classList.contains("tile") ? tilesBox(content) : content;
       into.append(b);
+      if (overflows() && !b.dataset.optional && makeRoom(content, b)) { n++; continue; }
+      if (overflows() && dry) {
+        if (b.dataset.optional) { b.remove(); n++; continue; }
+        return -1;
+      }
       if (overflows()) {
         if (n === 0 && b.children.length > 1 && !b.classList.contains("tile")) {
           // Too tall for a page of its own: its parts go on in turn.
@@ -189,7 +206,20 @@ function layoutBlocks(spec) {
           i--;
           continue;
         }
-        if (n === 0 && !b.dataset.optional) { n = 1; continue; }
+        if (n === 0 && !b.dataset.optional) {
+          // Alone and still too tall (a long name on the 7″ panel): its optional parts (a tile's price,
+          // repeated on the service's own page) give way; a long text goes on on the next page.
+          for (const part of [...b.querySelectorAll("[data-optional]")].reverse()) { if (!overflows()) break; part.remove(); }
+          const rest = overflows() ? splitText(b) : null;
+          if (rest) blocks.splice(i + 1, 0, rest);
+          n = 1;
+          continue;
+        }
+        if (!b.dataset.optional && isPlainText(b) && !fitsAlone(content, b)) {
+          // A text that will not fit on a page of its own anyway begins here and goes on on the next page.
+          const rest = splitText(b, false);
+          if (rest) { blocks.splice(i + 1, 0, rest); n++; break; }
+        }
         b.remove();
         if (into !== content && !into.children.length) into.remove();
         if (b.dataset.optional) { n++; continue; }
@@ -199,14 +229,65 @@ function layoutBlocks(spec) {
     }
     return n;
   };
-  renderBar(spec, true);
-  let n = fill();
-  if (start + n < blocks.length) {
+  const want = route.page || 0;
+  let start = 0;
+  let page = 0;
+  for (;;) {
+    renderBar(spec, true);
+    if (fill(start, true) >= 0) { fill(start, false); break; }
     renderBar(spec, false);
-    n = fill();
-    starts[page + 1] = start + Math.max(1, n);
-    starts.length = page + 2;
+    const n = fill(start, false);
+    // (Should everything fit beside "Dalej" after all, the actions get a page of their own.)
+    if (page >= want) break;
+    start += Math.max(1, n);
+    page += 1;
   }
+  route.page = page;
+}
+/// Whether block `b` (the last in `content`) would fit on a page of its own.
+function fitsAlone(content, b) {
+  const others = [...content.children].filter((x) => x !== b);
+  for (const x of others) x.remove();
+  const fits = !overflows();
+  content.prepend(...others);
+  return fits;
+}
+/// A paragraph of plain text taller than a page: keeps the words that fit and answers a paragraph with
+/// the rest (or null when it cannot be split).
+function isPlainText(b) { return b.tagName === "P" && !b.children.length; }
+function splitText(p, atLeastOne = true) {
+  if (!isPlainText(p)) return null;
+  const words = p.textContent.split(" ");
+  if (words.length < 2) return null;
+  let lo = 1, hi = words.length - 1, best = 0;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    p.textContent = words.slice(0, mid).join(" ");
+    if (overflows()) hi = mid - 1;
+    else { best = mid; lo = mid + 1; }
+  }
+  if (!best && !atLeastOne) { p.textContent = words.join(" "); return null; }
+  best = Math.max(1, best);
+  p.textContent = words.slice(0, best).join(" ");
+  const rest = p.cloneNode(false);
+  rest.removeAttribute("id");
+  rest.textContent = words.slice(best).join(" ");
+  return rest;
+}
+/// Optional blocks already on the page make way for a required one that would not fit beside them (a
+/// picture must not push the buttons to a second page); answers whether it fits now. Nothing is dropped
+/// when even that would not help.
+function makeRoom(content, required) {
+  const optionals = [...content.children].filter((x) => x !== required && x.dataset.optional);
+  if (!optionals.length) return false;
+  const removed = [];
+  for (const el of optionals.reverse()) {
+    removed.push([el, el.nextSibling]);
+    el.remove();
+    if (!overflows()) return true;
+  }
+  for (const [el, next] of removed) content.insertBefore(el, next);
+  return false;
 }
 function tilesBox(content) {
   const last = content.lastElementChild;
@@ -220,6 +301,7 @@ function tilesBox(content) {
 /// (grid.prev / grid.next labels), and grid.fixed keys are on every page.
 function layoutGrid(spec) {
   const g = spec.grid;
+  if (g.key === "kb" && isCompact()) { layoutCompactKeyboard(spec); return; }
   const content = $("content");
   renderBar(spec, true);
   const key = g.key || "grid";
@@ -253,6 +335,72 @@ function layoutGrid(spec) {
 }
 function focusFirstKey() { $("title").focus(); }
 
+/// A keyboard on the 7″ panel. With 20 mm keys and 7 mm letters there is room for the question, the typed
+/// text and one row of keys: the row starts with the key that turns the pages of keys round ("Inne znaki",
+/// shown as »), and goes back to the first page after each key; space, a second action ("Pomiń") and the
+/// other keys are paged with the letters; "Usuń" waits in the side column under the languages. A message (a
+/// problem, the pause after wrong numbers) stands in for the typed text until the next key.
+function layoutCompactKeyboard(spec) {
+  const g = spec.grid;
+  const content = $("content");
+  let actions = spec.actions ? spec.actions() : [];
+  const extra = actions.slice(0, -1);
+  for (const a of extra) a.classList.add("key", "wide");
+  actions = actions.slice(-1);
+  const [del, ...others] = g.fixed || [];
+  del.classList.remove("key", "wide");
+  renderBar({ ...spec, actions: () => actions, side: [del] }, true);
+  const items = [...extra, ...others.map((k) => {
+    k.classList.remove("wide");
+    if (k.dataset.key === "space") { k.textContent = tr("key.spaceShort"); k.setAttribute("aria-label", tr("key.space")); }
+    return k;
+  }), ...g.items];
+  const box = (spec.intro || []).find((x) => x.classList.contains("typed-box"));
+  const message = (spec.intro || []).filter((x) => x !== box && !x.classList.contains("step") && x.textContent.trim());
+  const said = message.map((x) => x.textContent).join(" ");
+  const showMessage = said !== "" && said !== route.kbQuiet;
+  const more = btn(tr("key.moreShort"), () => {
+    if (showMessage) route.kbQuiet = said;
+    else route.kbPage = route.kbNext || 0;
+    render(false);
+    focusFirstKey();
+  }, "key nav", { "data-nav": "next", "aria-label": tr("key.more") });
+  const keys = h("div", { class: "grid keys" }, more);
+  content.replaceChildren(...(showMessage ? message : [box]), keys);
+  if (overflows()) {
+    // A long message alone: "Usuń" (at the side) or Wstecz go on from here.
+    keys.remove();
+    return;
+  }
+  let perPage = 0;
+  for (const item of items) {
+    keys.append(item);
+    if (overflows()) { item.remove(); break; }
+    perPage++;
+  }
+  [...keys.children].slice(1).forEach((x) => x.remove());
+  perPage = Math.max(1, perPage);
+  const pages = Math.ceil(items.length / perPage);
+  const page = Math.min(route.kbPage || 0, pages - 1);
+  route.kbPage = page;
+  route.kbNext = (page + 1) % pages;
+  const shown = items.slice(page * perPage, (page + 1) * perPage);
+  // After a key the keyboard starts again from its first page: the same way to every letter each time.
+  for (const k of shown) if (page > 0 && !extra.includes(k)) k.addEventListener("click", () => { if (route.kbPage) { route.kbPage = 0; render(false); } });
+  keys.append(...shown);
+  fitTail($("typed"));
+}
+/// The end of a typed text too long for its box: "…" and as much of the end as fits.
+function fitTail(el) {
+  if (!el || !el.isConnected || !isCompact()) return;
+  const text = el.textContent;
+  let cut = 0;
+  while (el.scrollWidth > el.clientWidth + 1 && cut < text.length - 1) {
+    cut++;
+    el.textContent = "…" + text.slice(cut);
+  }
+}
+
 /// Moves the grid to the page showing item `index` (used when a screen opens on a chosen day or time).
 function gridPageOf(key, index) {
   const starts = route[key + "Starts"] || [0];
@@ -273,7 +421,9 @@ function renderBar(spec, last) {
     if (l === lang) continue;
     tail.push(btn(CAT[l]["lang." + l] || l.toUpperCase(), () => setLang(l), "secondary lang", { "data-lang": l, lang: l }));
   }
+  tail.push(...(spec.side || []));
   bar.replaceChildren(...kids);
+  bar.hidden = !kids.length && isCompact();
   const side = $("side");
   side.setAttribute("aria-label", tr("lang.group"));
   side.replaceChildren(...tail);
@@ -298,14 +448,15 @@ SCREENS.idle = () => {
   const broken = lastStatus && lastStatus.reader && ["absent", "error"].includes(lastStatus.reader.state);
   const choices = [btn(tr("idle.typeNumber"), () => go({ name: "number", purpose: "resident" }), "primary choice", { id: "type-number" })];
   if (!broken) choices.push(btn(tr("idle.browse"), openBrowse, "secondary choice", { id: "browse" }));
-  // On the 7″ panel the speech button waits in the (otherwise empty) bar, so that the choices fit.
+  // On the 7″ panel the speech button waits in the side column, under help and the languages, so that
+  // the choices fit beside them (the bar, empty here, is not drawn).
   const compact = document.documentElement.classList.contains("compact");
   if (UI.speech && !compact) choices.push(speechButton());
   return {
     title: broken ? tr("reader.title") : tr("idle.title"),
     kind: broken ? "reader" : "idle",
     back: false,
-    actions: () => (UI.speech && compact ? [speechButton()] : []),
+    side: UI.speech && compact ? [speechButton()] : [],
     blocks: broken
       ? [para(tr("reader.text"), "lead"), h("div", { class: "choices" }, choices)]
       : [optional(cardPicture()), h("div", { class: "choices" }, choices), optional(para(tr("idle.hint"), "lead")), optional(para(tr("idle.cards")))],
@@ -357,6 +508,14 @@ function numberLine() {
   if (pausedSeconds() > 0) return tr("number.pause", { n: pausedSeconds() });
   return route && route.message ? route.message : "";
 }
+/// The number screen's message line: written in place, or on the 7″ panel (where it takes the keys' row)
+/// drawn again.
+function setLine(r, text) {
+  r.message = text;
+  if (isCompact()) { if (route === r) render(false); return; }
+  const el = $("entry-error");
+  if (el) el.textContent = text;
+}
 function pausedSeconds() { return Math.max(0, Math.ceil((pauseUntil - Date.now()) / 1000)); }
 
 let pauseTimer = null;
@@ -376,15 +535,18 @@ function tickPause() {
     const submit = $("entry-submit");
     if (submit) submit.disabled = left > 0;
   }
-  if (left <= 0) { clearInterval(pauseTimer); pauseTimer = null; }
+  if (left <= 0) {
+    clearInterval(pauseTimer);
+    pauseTimer = null;
+    if (isCompact() && route && route.name === "number") render(false);
+  }
 }
 
 async function submitNumber(r) {
   if (pausedSeconds() > 0) return;
   const number = (r.typed || "").trim();
-  if (!number) { r.message = tr("number.empty"); $("entry-error").textContent = r.message; announce(r.message); return; }
-  r.message = tr("number.busy");
-  $("entry-error").textContent = r.message;
+  if (!number) { setLine(r, tr("number.empty")); announce(r.message); return; }
+  setLine(r, tr("number.busy"));
   const staff = r.purpose === "staff";
   try {
     const res = await fetch(staff ? "/api/v1/staff/check" : "/api/v1/check", {
@@ -400,12 +562,12 @@ async function submitNumber(r) {
       return;
     }
     if (staff && res.status === 401) { endStaff(true); return; }
-    if (!res.ok) { r.message = errorText(body); $("entry-error").textContent = r.message; announce(r.message); return; }
+    if (!res.ok) { setLine(r, errorText(body)); announce(r.message); return; }
     r.typed = "";
     r.message = "";
     onVerdict(body, staff ? "staff" : null);
   } catch (_) {
-    if (route === r) { r.message = tr("failed"); $("entry-error").textContent = r.message; }
+    if (route === r) setLine(r, tr("failed"));
   }
 }
 
@@ -516,12 +678,20 @@ SCREENS.services = (r) => {
 };
 function tile(s, bundle) {
   const name = loc(s.name);
+  const compact = isCompact();
+  if (!s.available && compact) {
+    // The 7″ panel cannot hold a whole reason on a tile (nor a tile on a page): the tile says "not for you"
+    // and opens the service's page, which says why.
+    return btn([h("span", { class: "tile-name" }, name), h("span", { class: "tile-fee" }, tr("services.notForYouShort"))],
+      () => go({ name: "service", id: s.id, bundle }), "tile off", { "data-service": s.id });
+  }
   if (!s.available) {
     return h("div", { class: "tile off", "data-service": s.id },
       h("span", { class: "tile-name" }, name), h("span", { class: "tile-fee" }, tr("services.notForYou", { reason: loc(s.reason && s.reason.text) })));
   }
-  const fee = bundle ? bundleFee(s) : feeText(s.fee);
-  return btn([h("span", { class: "tile-name" }, name), fee ? h("span", { class: "tile-fee" }, fee) : null],
+  // On the 7″ panel the tile gives the price alone; the service's page says it is discounted.
+  const fee = bundle ? bundleFee(s) : compact ? priceText(s.fee) : feeText(s.fee);
+  return btn([h("span", { class: "tile-name" }, name), fee ? optional(h("span", { class: "tile-fee" }, fee)) : null],
     () => go({ name: "service", id: s.id, bundle }), "tile", { "data-service": s.id });
 }
 function bundleFee(b) {
@@ -540,21 +710,23 @@ function hoursText(hours) {
 SCREENS.service = (r) => {
   const s = findItem(r.id, r.bundle);
   if (!s) return SCREENS.services(r);
-  const blocks = [para(loc(s.description), "lead")];
+  const blocks = [];
+  // Not for this person: why comes first (a sentence a paragraph, so that it pages), and no fee or next step.
+  if (!s.available && s.reason) blocks.push(h("div", { class: "note", id: "why-not" }, sentences(loc(s.reason.text)).map((x) => h("p", null, x))));
+  blocks.push(para(loc(s.description), "lead"));
   if (r.bundle) {
     blocks.push(h("h2", { class: "subhead" }, tr("service.includes")));
     for (const id of s.services || []) {
       const part = findItem(id, false);
-      blocks.push(para(`${part ? loc(part.name) : id} — ${feeText((s.fees || {})[id])}`, "entitlement"));
+      const name = part ? loc(part.name) : id;
+      blocks.push(para(s.available ? `${name} — ${feeText((s.fees || {})[id])}` : name, "entitlement"));
     }
   } else {
     if (s.provider) blocks.push(para(tr("service.provider", { name: s.provider.name })));
     blocks.push(para(tr("service.when", { list: hoursText(s.hours) })));
-    blocks.push(para(tr("service.fee", { fee: feeText(s.fee) }), "fee", { id: "fee" }));
-    if (s.quota && typeof s.quota.remaining === "number") blocks.push(para(tr("service.quota", { n: s.quota.remaining })));
+    if (s.available) blocks.push(para(tr("service.fee", { fee: feeText(s.fee) }), "fee", { id: "fee" }));
   }
-  if (s.next_step) blocks.push(para(tr("service.next", { text: loc(s.next_step) })));
-  if (!s.available && s.reason) blocks.push(para(loc(s.reason.text), "note"));
+  if (s.next_step && s.available) blocks.push(para(tr("service.next", { text: loc(s.next_step) })));
   return {
     title: loc(s.name), back: true, blocks,
     actions: () => (s.available ? [btn(tr("service.ask"), () => startForm(s, r.bundle), "primary", { id: "ask" })] : []),
@@ -705,7 +877,13 @@ function edit(r, opts, ch) {
   r.typed = t;
   const shown = opts.digits ? phoneGroups(t) : route.name === "pin" ? "•".repeat(t.length) : t;
   $("typed").textContent = shown || "\u00a0";
+  fitTail($("typed"));
   if (opts.onChange) opts.onChange();
+  if (isCompact() && !$("typed").isConnected) {
+    // The 7″ keyboard showed a message in place of the typed text: a key brings the text back.
+    route.kbQuiet = [...document.querySelectorAll("#content .message, #content .problem")].map((x) => x.textContent).join(" ");
+    render(false);
+  }
 }
 
 function dayGrid(r, q, phase) {
@@ -896,7 +1074,12 @@ SCREENS.callbackPhone = (r) => {
     grid: keyboardGrid(r, { keys: tr("kb.digits").split(""), max: 9, digits: true }),
     back: true,
     actions: () => [btn(tr("bar.next"), () => {
-      if (!/^[1-9]\d{8}$/.test(r.typed)) { r.error = tr("phone.bad"); line.textContent = r.error; announce(r.error); return; }
+      if (!/^[1-9]\d{8}$/.test(r.typed)) {
+        r.error = tr("phone.bad");
+        if (isCompact()) render(false); else line.textContent = r.error;
+        announce(r.error);
+        return;
+      }
       go({ name: "callbackConfirm", phone: r.typed, service: r.service });
     }, "primary", { id: "answer" })],
   };
@@ -966,19 +1149,25 @@ SCREENS.pin = (r) => {
 async function unlockStaff(r) {
   if (!S.session || r.busy) return;
   r.busy = true;
+  r.sessionEnded = false;
+  const session = S.session;
   try {
-    const res = await fetch("/api/v1/staff/unlock", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ session: S.session, pin: r.typed }) });
+    const res = await fetch("/api/v1/staff/unlock", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ session, pin: r.typed }) });
     const body = await res.json().catch(() => null);
     r.busy = false;
-    if (route !== r) return;
+    if (route !== r) {
+      // Someone else's card replaced the staff card meanwhile: verification mode is not theirs to keep.
+      if (res.ok && body && body.staff_token) fetch("/api/v1/staff/session", { method: "DELETE", headers: { Authorization: "Bearer " + body.staff_token }, keepalive: true }).catch(() => {});
+      return;
+    }
     if (res.ok && body && body.staff_token) {
-      const session = S.session;
+      // kioskd ends the staff card's own session as it unlocks (its session_end was held back, see onSessionEnd).
       forget();
-      endSessionOnServer(session);
       STAFF = { token: body.staff_token, lastUse: Date.now() };
       home();
       return;
     }
+    if (r.sessionEnded) { finish(); return; }
     const e = (body && body.error) || {};
     r.typed = "";
     if (e.code === "wrong_pin") r.message = tr("staff.wrongPin", { n: e.tries_left ?? 0 });
@@ -991,7 +1180,8 @@ async function unlockStaff(r) {
     announce(r.message);
   } catch (_) {
     r.busy = false;
-    if (route === r) { r.message = tr("failed"); render(false); }
+    if (route === r && r.sessionEnded) finish();
+    else if (route === r) { r.message = tr("failed"); render(false); }
   }
 }
 SCREENS.staffWait = () => ({
@@ -1076,10 +1266,16 @@ function onSessionEnd(msg) {
   let end;
   try { end = JSON.parse(msg.data); } catch (_) { return; }
   if (!S.session || end.session !== S.session) return;
+  if (route && route.name === "pin" && route.busy) {
+    // A right PIN ends the staff card's session on the server before the unlock's answer arrives here:
+    // unlockStaff decides, from that answer, between verification mode and the start screen.
+    route.sessionEnded = true;
+    return;
+  }
   if (route && route.name === "ticket") {
     // The ticket stays readable (it names no one); the person's data goes now.
     const ticket = S.ticket;
-    forget();
+    forget({ keepRoute: true });
     S.ticket = ticket;
     stack = [];
     render(false);
@@ -1251,7 +1447,8 @@ function renderStatus(s) {
 function renderBanners() {
   const s = lastStatus;
   const offline = Boolean(s && s.central && s.central.state === "offline");
-  const when = s && s.replica && (s.replica.last_sync || s.replica.last_import);
+  // The data's age: its last sync or import, whichever is newer (as kioskd's own replica.age_seconds).
+  const when = s && s.replica && [s.replica.last_sync, s.replica.last_import].filter(Boolean).sort().pop();
   const compact = document.documentElement.classList.contains("compact");
   setBanner("offline", offline ? tr(compact ? "offline.short" : "offline.banner", { when: when ? stamp(when) : "—" }) : "");
   const b = s && s.bootstrap;

@@ -49,6 +49,8 @@ class Kiosk:
         self.control = os.path.join(tmp, "pn532.sock")
         self.link = os.path.join(tmp, "pn532")
         self.env = dict(os.environ, KIOSK_STATE_DIR=self.state, LIBNFC_LOG_LEVEL="0", **(env_extra or {}))
+        # The emulator's reader, unless the test names another device (a missing one).
+        self.device = (env_extra or {}).get("KIOSK_NFC_DEVICE", "pn532_uart:" + self.link)
         self.emulator = None
         self.kioskd = None
         self.base = None
@@ -62,7 +64,7 @@ class Kiosk:
             time.sleep(0.05)
 
     def start_kioskd(self):
-        env = dict(self.env, KIOSK_HTTP_ADDR="127.0.0.1:0", KIOSK_NFC_DEVICE="pn532_uart:" + self.link,
+        env = dict(self.env, KIOSK_HTTP_ADDR="127.0.0.1:0", KIOSK_NFC_DEVICE=self.device,
                    KIOSK_UI_DIR=str(ROOT / "Kiosk"))
         addr_file = pathlib.Path(self.state) / "http.addr"
         if addr_file.exists():

@@ -14,7 +14,7 @@ import time
 from selenium.webdriver.common.by import By
 
 from conftest import BIN, Kiosk, warsaw_day, stop_kiosk
-from uihelp import shot, wait
+from uihelp import set_viewport, shot, wait
 
 CARDS = 8000
 
@@ -108,6 +108,7 @@ def test_the_screen_shows_the_bootstrap_progress(browser):
         kiosk.start_emulator()
         kiosk.start_kioskd()
 
+        set_viewport(browser, 1920, 1080)  # the 21.5″ panel, whatever the window
         browser.get(kiosk.base + "/")
         preparing = browser.find_element(By.ID, "preparing")
         pattern = re.compile(r"Przygotowanie danych: (\d+) %")

@@ -19,6 +19,7 @@ let lang = "pl";
 let lastStatus = null;
 let statusTimer = null;
 let statusEvery = 5000;
+let announceTimer = null;      // the live region's pending announcement (see announce)
 let pauseUntil = 0;      // number entry paused by the server (429) until this time (ms)
 let callbackPauseUntil = 0;
 let STAFF = null;        // { token } while verification mode is on
@@ -1310,13 +1311,18 @@ function forget(opts = {}) {
   if (!opts.keepRoute) route = { name: "idle" };
   $("content").replaceChildren();
   $("title").textContent = "";
+  // An announcement still on its way must not write the person's words back after they are gone.
+  clearTimeout(announceTimer);
   $("live").textContent = "";
 }
 
+/// Says `text` through the live region: emptied first and filled a moment later, so that a screen
+/// reader reads it even when it repeats the last one.
 function announce(text) {
   const live = $("live");
   live.textContent = "";
-  if (text) setTimeout(() => { live.textContent = text; }, 50);
+  clearTimeout(announceTimer);
+  if (text) announceTimer = setTimeout(() => { live.textContent = text; }, 50);
 }
 
 // ---------------------------------------------------------------- time: "Czy potrzebujesz więcej czasu?"

@@ -133,12 +133,7 @@ public actor Checkpoint {
                 id: id, cardNumber: number, entitlements: entitlements, identity: identity, chip: chip,
                 expires: now.addingTimeInterval(Double(retention.sessionLifetime.components.seconds))
             )
-            let lifetime = retention.sessionLifetime
-            sessionTimer = Task { [weak self] in
-                try? await Task.sleep(for: lifetime)
-                guard !Task.isCancelled else { return }
-                await self?.endSession(id: id, reason: .timeout)
-            }
+            startSessionTimer(id: id)
             sessionID = id
         }
         var event = CheckEvent(source: source, at: now, result: result, identity: identity, session: sessionID)
@@ -186,13 +181,19 @@ public actor Checkpoint {
         guard let s = session, s.id == id, s.expires > clock.now() else { return nil }
         let lifetime = retention.sessionLifetime
         session?.expires = clock.now().addingTimeInterval(Double(lifetime.components.seconds))
+        startSessionTimer(id: id)
+        return Int(lifetime.components.seconds)
+    }
+
+    /// Ends session `id` when its lifetime runs out, replacing any earlier timer.
+    private func startSessionTimer(id: String) {
+        let lifetime = retention.sessionLifetime
         sessionTimer?.cancel()
         sessionTimer = Task { [weak self] in
             try? await Task.sleep(for: lifetime)
             guard !Task.isCancelled else { return }
             await self?.endSession(id: id, reason: .timeout)
         }
-        return Int(lifetime.components.seconds)
     }
 
     /// Ends the session `id` if it is the open one, and tells the screens; returns whether it was open.

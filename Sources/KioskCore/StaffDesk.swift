@@ -62,7 +62,7 @@ public actor StaffDesk {
 
     /// Whether `token` is the open staff session; each use keeps it open for another ``idle``.
     public func touch(_ token: String, now: Date = Date()) -> Bool {
-        guard let active, Self.equal(active.token, token), active.expires > now else {
+        guard let active, StaffPINs.equal(active.token, token), active.expires > now else {
             if let active, active.expires <= now { self.active = nil }
             return false
         }
@@ -79,7 +79,7 @@ public actor StaffDesk {
     /// Ends verification mode if `token` is its token; returns whether it was.
     @discardableResult
     public func end(_ token: String) -> Bool {
-        guard let active, Self.equal(active.token, token) else { return false }
+        guard let active, StaffPINs.equal(active.token, token) else { return false }
         self.active = nil
         return true
     }
@@ -89,14 +89,6 @@ public actor StaffDesk {
     static func newToken() -> String {
         var rng = SystemRandomNumberGenerator()
         return (0..<32).map { _ in String(UInt8.random(in: 0...255, using: &rng), radix: 16).leftPadded2 }.joined()
-    }
-
-    static func equal(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var diff: UInt8 = 0
-        for i in x.indices { diff |= x[i] ^ y[i] }
-        return diff == 0
     }
 }
 

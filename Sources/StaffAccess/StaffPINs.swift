@@ -143,8 +143,8 @@ public struct StaffPINs: Sendable {
         }
     }
 
-    /// Compares in time independent of where the strings differ.
-    static func equal(_ a: String, _ b: String) -> Bool {
+    /// Compares in time independent of where the strings differ (PIN hashes, staff tokens).
+    public static func equal(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
         guard x.count == y.count else { return false }
         var diff: UInt8 = 0

@@ -259,13 +259,21 @@ final class StatusTracker: Sendable {
     private let state: Mutex<StatusReport.CentralInfo>
 
     init(url: String) {
-        state = Mutex(.init(state: "offline", url: Self.redact(url), lastError: "not synced yet"))
+        state = Mutex(.init(state: "offline", url: Self.redact(url), lastError: Self.neverSynced))
     }
 
     var info: StatusReport.CentralInfo { state.withLock { $0 } }
 
+    /// What `last_error` says before the first sync has ended either way.
+    static let neverSynced = "not synced yet"
+
+    /// The central answered: it is online from now on, even in the middle of a long bootstrap, until a sync fails.
     func contacted() {
-        state.withLock { $0.lastContact = Date() }
+        state.withLock {
+            $0.state = "online"
+            $0.lastContact = Date()
+            if $0.lastError == Self.neverSynced { $0.lastError = nil }
+        }
     }
 
     func succeeded() {

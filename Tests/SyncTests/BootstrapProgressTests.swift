@@ -38,12 +38,85 @@ struct BootstrapProgressTests {
         #expect(try Date(started, strategy: .iso8601) <= Date())
         // Until the commit the replica answers from what it had: nothing.
         #expect(try await kiosk.cardCount() == 0)
+        // The central has answered: the kiosk is online while the snapshot comes, not "offline, not synced yet".
+        let link = try #require(try await kiosk.status()["central"] as? [String: Any])
+        #expect(link["state"] as? String == "online")
+        #expect(link["last_error"] == nil)
+        #expect(link["last_contact"] is String)
 
         proxy.release()
         try await eventually("the bootstrap over", timeout: .seconds(120)) {
             let status = try await kiosk.status()
             return status["bootstrap"] == nil && (status["replica"] as? [String: Any])?["cards"] as? Int == total
         }
+    }
+}
+
+/// A sync against a central that takes the connection and never answers is not a bootstrap: the
+/// status says offline and shows no progress, so the screen does not say "Przygotowanie danych…".
+@Suite("No bootstrap without the central", .spawnsProcesses)
+struct SilentCentralTests {
+    @Test func aSnapshotAskedOfASilentCentralShowsNoProgress() async throws {
+        let dir = TempDir(prefix: "silent-central")
+        let silent = try SilentServer()
+        let kiosk = try Kiosk(state: dir.file("state"), central: silent.url, token: "cusk_silent-1_0123456789abcdef0123456789")
+        defer { kiosk.terminate() }
+        try await kiosk.waitUntilListening()
+        let syncURL = kiosk.base + "/sync"
+        let syncing = Task { _ = try? await http("POST", syncURL, timeout: 300) }
+        defer { syncing.cancel() }
+        try await eventually("kioskd asking for the snapshot", timeout: .seconds(30)) { silent.requests.contains("/v1/registry/snapshot") }
+        for _ in 0..<10 {
+            let status = try await kiosk.status()
+            let progress = status["bootstrap"].map { "\($0)" }
+            let state = (status["central"] as? [String: Any])?["state"] as? String
+            #expect(progress == nil, "\(progress ?? "")")
+            #expect(state == "offline")
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
+
+/// A loopback server that takes connections, reads what comes and never answers.
+final class SilentServer: Sendable {
+    let port: Int
+    private let listener: Int32
+    private let received = Mutex("")
+
+    init() throws {
+        let (fd, port) = try boundLoopbackSocket()
+        guard listen(fd, 16) == 0 else {
+            close(fd)
+            throw TestFailure("the silent server cannot listen")
+        }
+        listener = fd
+        self.port = port
+        Thread { [self] in
+            while true {
+                let client = accept(fd, nil, nil)
+                if client < 0 { return }
+                Thread { [self] in
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    while true {
+                        let n = recv(client, &buffer, buffer.count, 0)
+                        if n <= 0 { break }
+                        let text = String(decoding: buffer[0..<n], as: UTF8.self)
+                        received.withLock { $0 += text }
+                    }
+                    close(client)
+                }.start()
+            }
+        }.start()
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    /// Everything the server has been sent so far.
+    var requests: String { received.withLock { $0 } }
+
+    deinit {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
     }
 }
 

@@ -33,6 +33,8 @@ function fresh(prefs) {
     verdict: null,      // the verdict JSON that opened the person's visit
     session: null,      // its session id (valid verdicts only)
     speech: Boolean(prefs && prefs.speech),
+    large: Boolean(prefs && prefs.large),  // "Większy tekst" (panels with room for it)
+    saved: null,        // the screen preferences stored with their card ({lang, large_text, speech}), from the tap
     requests: null,     // their earlier requests (GET /requests?session=)
     catalogue: null,    // GET /services?session= (their fees) or the public one
     form: null,         // { item, bundle, questions, answers, problems, error }
@@ -142,6 +144,7 @@ function back() {
 /// Draws the current route: title, content (paged to fit) and the bar; moves focus to the heading;
 /// reads it aloud when the person asked for that.
 function render(focus = true) {
+  document.documentElement.classList.toggle("large", S.large && !isCompact());
   const spec = SCREENS[route.name](route);
   document.documentElement.lang = lang;
   document.title = tr("app.title");
@@ -453,6 +456,7 @@ SCREENS.idle = () => {
   // the choices fit beside them (the bar, empty here, is not drawn).
   const compact = document.documentElement.classList.contains("compact");
   if (UI.speech && !compact) choices.push(speechButton());
+  if (!compact && !broken) choices.push(largeButton());
   return {
     title: broken ? tr("reader.title") : tr("idle.title"),
     kind: broken ? "reader" : "idle",
@@ -471,6 +475,12 @@ function speechButton() {
     if (S.speech) speak(tr("speech.on") + " " + screenText());
     else stopSpeech();
   }, "secondary choice", { id: "speech", "aria-pressed": String(S.speech) });
+}
+
+/// "Większy tekst": larger type and targets on a panel with room for them (not the 7″ one).
+function largeButton() {
+  return btn(tr("large.button"), () => { S.large = !S.large; render(false); $("large-text").focus(); },
+    "secondary choice", { id: "large-text", "aria-pressed": String(S.large) });
 }
 
 function cardPicture() {
@@ -601,6 +611,7 @@ SCREENS.verdict = () => {
     actions: () => {
       const a = [];
       if (valid && S.session && UI.mode !== "partner") a.push(btn(tr("verdict.services"), openServices, "primary", { id: "services" }));
+      if (valid && S.session && verified && UI.mode !== "partner") a.push(btn(tr("verdict.prefs"), () => go({ name: "prefs" }), "secondary", { id: "prefs" }));
       if (valid && S.session && (e.entitlements || []).some((x) => x.kind === "staff")) a.push(btn(tr("verdict.staff"), () => go({ name: "pin", typed: "" }), "secondary", { id: "staff" }));
       if (!valid && e.type === "check") a.push(btn(tr("verdict.again"), () => go({ name: "number", purpose: "resident" }), "secondary", { id: "type-number" }));
       a.push(btn(tr("done"), finish, valid ? "secondary" : "primary", { id: "done" }));
@@ -1127,6 +1138,62 @@ async function sendCallback(r) {
   }
 }
 
+/// "Moje ustawienia": the holder of a tapped card may have the kiosk remember their language, text size and
+/// reading aloud with their card, and open in that mode at their next tap; or forget them.
+SCREENS.prefs = (r) => {
+  const current = currentPrefs();
+  const same = S.saved && S.saved.lang === current.lang && S.saved.large_text === current.large_text && S.saved.speech === current.speech;
+  const blocks = [para(tr("prefs.text"), "lead"), para(tr("prefs.lang", { name: tr("prefs.langName") }))];
+  const toggles = [];
+  if (!isCompact()) toggles.push(largeButton());
+  if (UI.speech) toggles.push(speechButton());
+  if (toggles.length) blocks.push(h("div", { class: "choices" }, toggles));
+  // A message about saving or forgetting stays only while nothing was changed since.
+  const said = r.message && r.messageFor === JSON.stringify(current) ? r.message : same ? tr("prefs.stored") : "";
+  blocks.push(para(said, "message", { id: "prefs-message", role: "status" }));
+  return {
+    title: tr("prefs.title"), kind: "prefs", back: true, blocks,
+    actions: () => {
+      const a = [];
+      if (!same) a.push(btn(tr("prefs.save"), () => changePrefs(r, current), "primary", { id: "prefs-save" }));
+      if (S.saved) a.push(btn(tr("prefs.forget"), () => changePrefs(r, null), "secondary", { id: "prefs-forget" }));
+      return a;
+    },
+  };
+};
+function currentPrefs() {
+  return { lang, large_text: Boolean(S.large), speech: Boolean(S.speech) };
+}
+async function changePrefs(r, prefs) {
+  if (!S.session || r.busy) return;
+  r.busy = true;
+  const session = S.session;
+  let message;
+  try {
+    const res = await fetch(`/api/v1/sessions/${encodeURIComponent(session)}/preferences`, prefs
+      ? { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify(prefs), cache: "no-store" }
+      : { method: "DELETE", cache: "no-store" });
+    if (S.session !== session) return;
+    if (res.ok) {
+      S.saved = prefs;
+      message = tr(prefs ? "prefs.saved" : "prefs.forgotten");
+    } else {
+      let body = null;
+      try { body = await res.json(); } catch (_) { /* no body */ }
+      message = errorText(body);
+    }
+  } catch (_) {
+    message = tr("failed");
+  } finally {
+    r.busy = false;
+  }
+  if (route !== r) return;
+  r.message = message;
+  r.messageFor = JSON.stringify(currentPrefs());
+  render(false);
+  announce(message);
+}
+
 SCREENS.help = () => {
   const blocks = [para(tr("help.touch"), "lead"), para(tr("help.buttons")), para(tr("help.desk"))];
   if (UI.kiosk_phone) blocks.push(para(tr("help.phone", { phone: UI.kiosk_phone })));
@@ -1248,10 +1315,15 @@ function onVerdict(e, via) {
     announce($("title").textContent);
     return;
   }
-  // The same person (nobody was shown yet) keeps their language and speech choice.
-  const prefs = S.verdict ? null : { speech: S.speech };
-  if (!prefs) lang = "pl";
+  // A card with stored preferences opens in its holder's mode; otherwise the same person (nobody was shown
+  // yet) keeps their language, speech and text size, and a new one starts from Polish.
+  const stored = e.preferences && LANGS.includes(e.preferences.lang) ? e.preferences : null;
+  let prefs = S.verdict ? null : { speech: S.speech, large: S.large };
+  if (stored) { lang = stored.lang; prefs = { speech: stored.speech, large: stored.large_text }; }
+  else if (!prefs) lang = "pl";
+  if (S.speech && prefs && !prefs.speech) stopSpeech();
   forget({ prefs });
+  S.saved = stored;
   S.verdict = e;
   S.session = e.session || null;
   S.lastExtend = now;

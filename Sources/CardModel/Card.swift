@@ -125,3 +125,33 @@ public struct LocalizedText: Hashable, Sendable, Codable {
         }
     }
 }
+
+/// How a card holder wants the kiosk's screen to open at their tap: language, larger text, reading aloud.
+///
+/// Stored with their card on the kiosk only when they ask for it at the screen, and used only for a
+/// tapped card (a typed number must not tell a stranger anything about the holder).
+public struct ScreenPreferences: Sendable, Codable, Equatable {
+    /// The screen's languages.
+    public enum Language: String, Sendable, Codable, CaseIterable {
+        case pl, uk, en
+    }
+
+    /// The language the screen opens in.
+    public var language: Language
+    /// Larger type and targets (on panels with room for them).
+    public var largeText: Bool
+    /// "Czytaj na głos": every screen read aloud.
+    public var speech: Bool
+
+    /// Preferences with every field.
+    public init(language: Language, largeText: Bool, speech: Bool) {
+        self.language = language
+        self.largeText = largeText
+        self.speech = speech
+    }
+
+    // Spelt out, as the local API shows them (`{"lang", "large_text", "speech"}`), whatever the coder's key strategy.
+    enum CodingKeys: String, CodingKey {
+        case language = "lang", largeText = "large_text", speech
+    }
+}

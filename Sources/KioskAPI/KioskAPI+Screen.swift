@@ -44,6 +44,46 @@ extension KioskAPI {
         return try Self.json(Body(expiresIn: seconds))
     }
 
+    /// `PUT /api/v1/sessions/{id}/preferences` `{"lang", "large_text", "speech"}`: the holder asks the kiosk to
+    /// open in this mode at their next tap.
+    func storePreferencesResponse(_ request: Request, id: String) async throws -> Response {
+        let body: ScreenPreferences = try await Self.decodeBody(request, example: #"{"lang":"uk","large_text":true,"speech":true}"#)
+        return try Self.preferencesAnswer(await checkpoint.changePreferences(session: id, to: body))
+    }
+
+    /// `DELETE /api/v1/sessions/{id}/preferences`: the holder asks the kiosk to forget them.
+    func forgetPreferencesResponse(id: String) async throws -> Response {
+        _ = try Self.preferencesAnswer(await checkpoint.changePreferences(session: id, to: nil))
+        return Response(status: .noContent)
+    }
+
+    private static func preferencesAnswer(_ change: Checkpoint.PreferencesChange) throws -> Response {
+        switch change {
+        case .done(let preferences):
+            struct Answer: Encodable { var preferences: ScreenPreferences? }
+            return try json(Answer(preferences: preferences))
+        case .sessionExpired:
+            throw sessionGone
+        case .cardRequired:
+            throw APIError(.forbidden, code: "card_required", message: APIError.text(
+                "Ustawienia można zapisać tylko z kartą przyłożoną do czytnika.",
+                "Налаштування можна зберегти лише з карткою, прикладеною до зчитувача.",
+                "Settings can only be stored with the card on the reader."
+            ))
+        case .noRecord:
+            throw APIError(.conflict, code: "no_record", message: APIError.text(
+                "Tej karty nie ma jeszcze w rejestrze kiosku; ustawień nie da się przy niej zapisać.",
+                "Цієї картки ще немає в реєстрі кіоску; налаштування не можна зберегти.",
+                "This card is not in the kiosk's registry yet; settings cannot be stored with it."
+            ))
+        case .failed:
+            throw APIError(.serviceUnavailable, code: "not_stored", message: APIError.text(
+                "Nie udało się zapisać ustawień. Spróbuj ponownie.", "Не вдалося зберегти налаштування. Спробуйте ще раз.",
+                "The settings could not be stored. Please try again."
+            ))
+        }
+    }
+
     /// `POST /api/v1/staff/unlock` `{"session", "pin"}`: a staff card's session and its PIN open verification mode.
     func staffUnlockResponse(_ request: Request) async throws -> Response {
         guard let staff = screen.staff else { throw Self.noStaffMode }

@@ -97,6 +97,10 @@ public struct KioskAPI: Sendable {
         api.post("speech") { request, _ in try await self.speakResponse(request) }
         api.delete("speech") { _, _ in await self.stopSpeechResponse() }
         api.post("sessions/:id/extend") { _, context in try await self.extendSessionResponse(id: context.parameters.get("id") ?? "") }
+        api.put("sessions/:id/preferences") { request, context in
+            try await self.storePreferencesResponse(request, id: context.parameters.get("id") ?? "")
+        }
+        api.delete("sessions/:id/preferences") { _, context in try await self.forgetPreferencesResponse(id: context.parameters.get("id") ?? "") }
         api.post("staff/unlock") { request, _ in try await self.staffUnlockResponse(request) }
         api.post("staff/check") { request, _ in try await self.staffCheckResponse(request) }
         api.delete("staff/session") { request, _ in try await self.staffEndResponse(request) }

@@ -45,6 +45,8 @@ public struct CheckEvent: Sendable, Codable, Equatable {
     public var holder: String?
     /// Handle for acting for this card holder; present on `valid` verdicts only.
     public var session: String?
+    /// The screen preferences stored with the card: a tapped card's `valid` verdict only, never in the retained list.
+    public var preferences: ScreenPreferences?
 
     init(source: Source, at: Date, result: CheckResult, identity: Identity, session: String?) {
         type = source
@@ -65,11 +67,12 @@ public struct CheckEvent: Sendable, Codable, Equatable {
         self.session = session
     }
 
-    /// The same event without what must not be kept: the holder's name and the session handle.
+    /// The same event without what must not be kept: the holder's name, the session handle and their preferences.
     var redacted: CheckEvent {
         var copy = self
         copy.holder = nil
         copy.session = nil
+        copy.preferences = nil
         return copy
     }
 }

@@ -138,6 +138,12 @@ public actor Checkpoint {
         }
         var event = CheckEvent(source: source, at: now, result: result, identity: identity, session: sessionID)
         if partnerMode { event.holder = nil }
+        // The holder's own screen at their tap; a typed number (anyone's) never opens it.
+        if sessionID != nil, chip != nil, let number = session?.cardNumber {
+            do { event.preferences = try replica.preferences(number: number) } catch {
+                logger.warning("screen preferences could not be read", metadata: ["error": "\(error.code.rawValue)"])
+            }
+        }
         remember(event.redacted, now: now)
         events.publish(.check(event))
         if let detectedAt { metrics.tapToVerdict(.now - detectedAt) }
@@ -148,6 +154,38 @@ public actor Checkpoint {
         )
         if revealHolder && !partnerMode { event.holder = result.holderDisplayName }
         return event
+    }
+
+    /// What came of asking to store or forget a holder's screen preferences.
+    public enum PreferencesChange: Sendable, Equatable {
+        /// Stored (or forgotten); `preferences` is what the card has now.
+        case done(ScreenPreferences?)
+        /// No such session, or it ended.
+        case sessionExpired
+        /// The session was opened by a typed number: only the card's holder, with the card on the reader, may.
+        case cardRequired
+        /// The registry has no record of this card yet (a signed card the replica does not know).
+        case noRecord
+        /// The replica could not be written (logged).
+        case failed
+    }
+
+    /// Stores `preferences` with the card of session `id` (`nil` forgets them), for a tapped card's session only.
+    public func changePreferences(session id: String, to preferences: ScreenPreferences?) -> PreferencesChange {
+        guard let current = session, current.id == id, current.expires > clock.now() else { return .sessionExpired }
+        guard current.identity == .verified, current.chip != nil else { return .cardRequired }
+        do {
+            if let preferences {
+                guard try replica.setPreferences(preferences, number: current.cardNumber, at: clock.now()) else { return .noRecord }
+            } else {
+                try replica.forgetPreferences(number: current.cardNumber)
+            }
+        } catch {
+            logger.error("screen preferences could not be stored", metadata: ["error": "\(error.code.rawValue)"])
+            return .failed
+        }
+        logger.info(preferences == nil ? "screen preferences forgotten" : "screen preferences stored", metadata: ["card": "\(current.cardNumber.masked)"])
+        return .done(preferences)
     }
 
     /// The day rules are judged by: today in Warsaw, never before the replica's last refresh (a kiosk

@@ -72,6 +72,7 @@ extension Replica {
                 }
                 try Self.resolve(links, db: db)
                 try Self.dropOrphans(touchedPersons, db: db)
+                try Self.dropOrphanPreferences(db: db)
                 try db.execute(sql: "UPDATE sync_state SET cursor = ?, last_sync_at = ? WHERE id = 1", arguments: [cursor, Replica.stamp(now)])
             }
         } catch {
@@ -92,6 +93,7 @@ extension Replica {
                     if let link = try Self.upsert(card, db: db, touched: &touched) { links.append(link) }
                 }
                 try Self.resolve(links, db: db)
+                try Self.dropOrphanPreferences(db: db)
                 try db.execute(sql: "UPDATE sync_state SET cursor = ?, last_sync_at = ? WHERE id = 1", arguments: [cursor, Replica.stamp(now)])
             }
         } catch {
@@ -172,6 +174,7 @@ extension Replica {
                             WHERE id IN (SELECT card FROM temp.snapshot_link);
                             DELETE FROM temp.snapshot_link;
                             """)
+                        try Self.dropOrphanPreferences(db: db)
                         try db.execute(sql: "UPDATE sync_state SET cursor = ?, last_sync_at = ? WHERE id = 1", arguments: [seq, Replica.stamp(now)])
                         return SnapshotSummary(cards: stored, seq: seq)
                     }

@@ -56,6 +56,19 @@ enum ReplicaSchema {
                 INSERT INTO sync_state (id) VALUES (1);
                 """)
         }
+        migrator.registerMigration("v2 screen preferences") { db in
+            // What a holder asked the kiosk to remember at their tap, by card number: the number is already
+            // in `card`; the row goes when no card of that number is left, or when the holder says "forget".
+            try db.execute(sql: """
+                CREATE TABLE preference (
+                    number TEXT PRIMARY KEY,
+                    lang TEXT NOT NULL CHECK (lang IN ('pl','uk','en')),
+                    large_text INTEGER NOT NULL CHECK (large_text IN (0,1)),
+                    speech INTEGER NOT NULL CHECK (speech IN (0,1)),
+                    saved_at TEXT NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

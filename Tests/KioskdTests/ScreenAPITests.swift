@@ -143,6 +143,48 @@ struct ScreenAPITests {
         emulator.removeCard()
     }
 
+    @Test("screen preferences: stored with a tapped card at its holder's request, opened at its next tap, never for a typed number nor kept in the taps list; forgotten on request")
+    func preferences() async throws {
+        let dir = TempDir(prefix: "prefs")
+        let (kioskd, emulator, addr) = try await Self.kiosk(dir)
+        defer { emulator.stop(); kioskd.process.terminate() }
+        let base = "http://\(addr)/api/v1"
+        let first = try await Self.tap(Self.halina, on: emulator, addr: addr)
+        #expect(first["preferences"] == nil)
+        let session = try #require(first["session"] as? String)
+        let wanted = #"{"lang":"uk","large_text":true,"speech":true}"#
+        #expect(try await http("PUT", "\(base)/sessions/\(session)/preferences", body: #"{"lang":"de","large_text":true,"speech":true}"#).status == 400)
+        #expect(try await http("PUT", "\(base)/sessions/\(session)/preferences", body: "{").status == 400)
+        let stored = try await http("PUT", "\(base)/sessions/\(session)/preferences", body: wanted)
+        #expect(stored.status == 200, "\(String(decoding: stored.body, as: UTF8.self))")
+        #expect((stored.json?["preferences"] as? [String: Any])?["lang"] as? String == "uk")
+        #expect(try await http("PUT", "\(base)/sessions/nope/preferences", body: wanted).status == 410)
+
+        // Her next tap opens in her mode.
+        let again = try await Self.tap(Self.halina, on: emulator, addr: addr)
+        let prefs = try #require(again["preferences"] as? [String: Any])
+        #expect(prefs["lang"] as? String == "uk" && prefs["large_text"] as? Bool == true && prefs["speech"] as? Bool == true)
+        emulator.removeCard()
+
+        // Her number typed by anyone tells nothing, and cannot store anything.
+        let typed = try #require(try await http("POST", "\(base)/check", body: #"{"number":"SKS-0001"}"#).json)
+        #expect(typed["verdict"] as? String == "valid" && typed["preferences"] == nil)
+        let typedSession = try #require(typed["session"] as? String)
+        let refused = try await http("PUT", "\(base)/sessions/\(typedSession)/preferences", body: #"{"lang":"pl","large_text":false,"speech":false}"#)
+        #expect(refused.status == 403 && (refused.json?["error"] as? [String: Any])?["code"] as? String == "card_required")
+        #expect(try await http("DELETE", "\(base)/sessions/\(typedSession)/preferences").status == 403)
+        let taps = try await http("GET", "\(base)/taps?limit=100")
+        #expect(!String(decoding: taps.body, as: UTF8.self).contains("preferences"))
+
+        // "Zapomnij moje ustawienia".
+        let third = try await Self.tap(Self.halina, on: emulator, addr: addr)
+        let thirdSession = try #require(third["session"] as? String)
+        #expect(try await http("DELETE", "\(base)/sessions/\(thirdSession)/preferences").status == 204)
+        #expect(try await Self.tap(Self.halina, on: emulator, addr: addr)["preferences"] == nil)
+        emulator.removeCard()
+        #expect(!kioskd.log.contains("SKS-0001") && !kioskd.log.contains("SKS0001"), "a full card number reached the log")
+    }
+
     @Test("a configured printer gets the ticket slip of every accepted request; the answer says so")
     func printer() async throws {
         let dir = TempDir(prefix: "printer")

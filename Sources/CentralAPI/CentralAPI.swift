@@ -30,7 +30,10 @@ public enum CentralAPI {
         kiosk.get("registry/changes") { request, context in
             let after = try query(request, "after", default: 0, range: 0...Int64.max)
             let limit = try query(request, "limit", default: 500, range: 1...1000)
-            return try json(await store.changes(after: after, limit: Int(limit), kioskID: try kioskID(context)))
+            let page = try await store.storedChanges(after: after, limit: Int(limit), kioskID: try kioskID(context))
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: page.json)))
         }
         let snapshotSlots = ResourcePool(Array(0..<maxConcurrentSnapshots), label: "snapshot slots", maxWait: .seconds(5))
         kiosk.get("registry/snapshot") { _, _ in

@@ -12,6 +12,11 @@ extension CentralStore {
 }
 
 extension CentralStore {
+    /// The feed entries after `after` that `kioskID` may see, decoded.
+    public func changes(after: Int64, limit: Int, kioskID: Int64) async throws(CentralStoreError) -> ChangePage {
+        try await storedChanges(after: after, limit: limit, kioskID: kioskID).decoded()
+    }
+
     /// Changes the status of request `id` (see ``setRequestStatus(_:_:)``).
     public func setRequestStatus(id: Int64, _ change: RequestStatusChange) async throws(CentralStoreError) -> StoredRequest {
         try await setRequestStatus(.id(id), change)
@@ -49,8 +54,8 @@ public protocol CentralStore: Sendable {
     func setCardStatus(number: CardNumber, to status: CardStatus) async throws(CentralStoreError) -> CardView
     /// Issues a new chip under the same number; the old one is revoked (or stays lost) and points to it.
     func replaceCard(number: CardNumber, with replacement: ReplacementInput) async throws(CentralStoreError) -> CardView
-    /// The feed entries after `after` that `kioskID` may see.
-    func changes(after: Int64, limit: Int, kioskID: Int64) async throws(CentralStoreError) -> ChangePage
+    /// The feed entries after `after` that `kioskID` may see, as stored (served without decoding them).
+    func storedChanges(after: Int64, limit: Int, kioskID: Int64) async throws(CentralStoreError) -> StoredFeedPage
     /// Hands the whole registry, at one consistent sequence, to `consume` page by page.
     func snapshot(pageSize: Int, _ consume: (SnapshotPart) async throws -> Void) async throws
     /// Deletes feed entries written before `date`; kiosks behind them must bootstrap again. Returns how many.

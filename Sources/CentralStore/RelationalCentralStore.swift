@@ -443,7 +443,7 @@ final class RelationalCentralStore: CentralStore {
 
     // MARK: Feed
 
-    func changes(after: Int64, limit: Int, kioskID: Int64) async throws(CentralStoreError) -> ChangePage {
+    func storedChanges(after: Int64, limit: Int, kioskID: Int64) async throws(CentralStoreError) -> StoredFeedPage {
         let limit = min(max(limit, 1), 1000)
         return try await run(.read) { db in
             guard let state = try await db.one("SELECT last_seq, pruned_through FROM feed_state WHERE id = 1") else {
@@ -457,24 +457,19 @@ final class RelationalCentralStore: CentralStore {
             if after > head {
                 throw CentralStoreError(.cursorExpired, "the cursor \(after) is ahead of this central (\(head)); bootstrap again from GET /v1/registry/snapshot")
             }
+            // Keyset paging on the sequence's index: each page starts where the last ended, however far in.
             let rows = try await db.query("""
                 SELECT seq, op, payload FROM registry_change
                 WHERE seq > ? AND (kiosk_id IS NULL OR kiosk_id = ?) ORDER BY seq LIMIT ?
                 """, [.int(after), .int(kioskID), .int(Int64(limit + 1))])
-            var changes: [Change] = []
+            var entries: [StoredFeedPage.Entry] = []
+            entries.reserveCapacity(min(rows.count, limit))
             for row in rows.prefix(limit) {
                 guard let op = ChangeOp(rawValue: try row.text("op")) else { throw CentralStoreError.corrupt("unknown feed op") }
-                let payload = Data(try row.text("payload").utf8)
-                var change = Change(seq: try row.int("seq"), op: op, card: nil, request: nil)
-                switch op {
-                case .requestStatus: change.request = try JSONDecoder().decode(RequestStatusView.self, from: payload)
-                case .catalogue: change.catalogue = try JSONDecoder().decode(Catalogue.self, from: payload)
-                case .upsert, .remove: change.card = try JSONDecoder().decode(CardView.self, from: payload)
-                }
-                changes.append(change)
+                entries.append(.init(seq: try row.int("seq"), op: op, payload: try row.text("payload")))
             }
             let hasMore = rows.count > limit
-            return ChangePage(changes: changes, nextAfter: hasMore ? (changes.last?.seq ?? after) : head, hasMore: hasMore)
+            return StoredFeedPage(entries: entries, nextAfter: hasMore ? (entries.last?.seq ?? after) : head, hasMore: hasMore)
         }
     }
 

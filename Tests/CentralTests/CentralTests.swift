@@ -79,6 +79,32 @@ struct CentralTests {
         }
     }
 
+    @Test("catch-up pages are the stored JSON as is: what a kiosk decodes equals the typed feed, page by page", arguments: TestBackend.allCases)
+    func catchUpServesStoredJSON(_ backend: TestBackend) async throws {
+        try backend.skipUnlessAvailable()
+        try await withServer(backend) { h, client in
+            try await importSample(h.store)
+            _ = try await client.call("POST", "/v1/staff/cards/sen-0001/revoke", token: h.staff)
+            let kiosk = try #require(try await h.store.authenticate(token: h.kioskA))
+            var after: Int64 = 0
+            var pages = 0
+            while true {
+                let reply = try await client.call("GET", "/v1/registry/changes?after=\(after)&limit=2", token: h.kioskA)
+                #expect(reply.status == 200)
+                let served = try JSONDecoder().decode(ChangePage.self, from: Data(reply.body.readableBytesView))
+                let typed = try await h.store.changes(after: after, limit: 2, kioskID: kiosk.id)
+                #expect(served.changes == typed.changes)
+                #expect(served.nextAfter == typed.nextAfter && served.hasMore == typed.hasMore)
+                #expect(served.changes.count <= 2)
+                pages += 1
+                after = served.nextAfter
+                if !served.hasMore { break }
+            }
+            // The catalogue, four chips and the revocation: three pages of at most two.
+            #expect(pages == 3)
+        }
+    }
+
     @Test("replacing a card keeps the number and points the old chip at the new one", arguments: TestBackend.allCases)
     func replace(_ backend: TestBackend) async throws {
         try backend.skipUnlessAvailable()

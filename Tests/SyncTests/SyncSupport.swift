@@ -57,6 +57,13 @@ final class CentralProcess {
     }
 
 
+    /// A second server on `other`'s database (its own folder for its address and log); it leaves the database to `other`.
+    init(sharing other: CentralProcess, dir: TempDir) {
+        self.dir = dir
+        database = other.database
+        postgresSchema = nil
+    }
+
     /// Runs a `cus-central` admin command against this database.
     @discardableResult
     func admin(_ arguments: [String]) async throws -> Finished {

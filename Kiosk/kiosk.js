@@ -204,7 +204,7 @@ function layoutBlocks(spec) {
         if (n === 0 && b.children.length > 1 && !b.classList.contains("tile")) {
           // Too tall for a page of its own: its parts go on in turn.
           const parts = [...b.children];
-          for (const part of parts) part.classList.add(...b.classList);
+          for (const part of parts) if (!part.classList.contains("btn")) part.classList.add(...b.classList);
           b.remove();
           blocks.splice(i, 1, ...parts);
           i--;
@@ -307,7 +307,6 @@ function layoutGrid(spec) {
   const g = spec.grid;
   if (g.key === "kb" && isCompact()) { layoutCompactKeyboard(spec); return; }
   const content = $("content");
-  renderBar(spec, true);
   const key = g.key || "grid";
   const starts = route[key + "Starts"] || (route[key + "Starts"] = [0]);
   let page = route[key + "Page"] || 0;
@@ -318,21 +317,47 @@ function layoutGrid(spec) {
   page = Math.min(page, starts.length - 1);
   route[key + "Page"] = page;
   const start = starts[page];
+  const turn = (p) => () => { route[key + "Page"] = p; render(false); focusFirstKey(); };
+  // The 7″ panel has room for the question and one row of days or times: the keys that turn the pages ("‹" "›")
+  // wait in the side column under the languages, and the step line ("Pytanie 3 z 5") is left out.
+  const compact = isCompact() && !g.fixed;
+  let prevKey = null;
+  let nextKey = null;
+  if (compact) {
+    prevKey = btn("‹", turn(page - 1), "key nav", { "data-nav": "prev", "aria-label": g.prev, disabled: page === 0 });
+    nextKey = btn("›", turn(page + 1), "key nav", { "data-nav": "next", "aria-label": g.next, disabled: true });
+    renderBar({ ...spec, side: [...(spec.side || []), prevKey, nextKey] }, true);
+  } else {
+    renderBar(spec, true);
+  }
+  const intro = (spec.intro || []).filter((x) => !(compact && x.classList.contains("step")));
   const box = h("div", { class: "grid " + (g.cls || "") });
-  content.replaceChildren(...(spec.intro || []), box);
+  content.replaceChildren(...intro, box);
   box.append(...(g.fixed || []));
-  if (page > 0) box.append(btn(g.prev, () => { route[key + "Page"] = page - 1; render(false); focusFirstKey(); }, "key nav", { "data-nav": "prev" }));
-  let n = 0;
-  const max = g.perPage || Infinity;
-  for (let i = start; i < g.items.length && n < max; i++) {
-    box.append(g.items[i]);
-    if (overflows()) { g.items[i].remove(); break; }
-    n++;
+  if (page > 0 && !compact) box.append(btn(g.prev, turn(page - 1), "key nav", { "data-nav": "prev" }));
+  const fill = () => {
+    let n = 0;
+    const max = g.perPage || Infinity;
+    for (let i = start; i < g.items.length && n < max; i++) {
+      box.append(g.items[i]);
+      if (overflows()) { g.items[i].remove(); break; }
+      n++;
+    }
+    return n;
+  };
+  let n = fill();
+  if (n === 0 && compact) {
+    // Not even one key beside the answer chosen so far: the keys show it (pressed) without the line.
+    for (const x of intro) if (x.id === "chosen") x.remove();
+    n = fill();
   }
   if (start + n < g.items.length) {
-    const next = btn(g.next, () => { route[key + "Page"] = page + 1; render(false); focusFirstKey(); }, "key nav", { "data-nav": "next" });
-    box.append(next);
-    while (overflows() && n > 1) { g.items[start + n - 1].remove(); n--; }
+    if (compact) {
+      nextKey.disabled = false;
+    } else {
+      box.append(btn(g.next, turn(page + 1), "key nav", { "data-nav": "next" }));
+      while (overflows() && n > 1) { g.items[start + n - 1].remove(); n--; }
+    }
     starts[page + 1] = start + Math.max(1, n);
     starts.length = page + 2;
   }
@@ -775,16 +800,16 @@ SCREENS.question = (r) => {
   let title = questionLabel(q);
   let grid = null;
   switch (q.kind) {
-    case "date": grid = dayGrid(r, q, "draft"); intro.push(para(r.draft ? tr("date.chosen", { date: longDay(r.draft) }) : tr("date.none"), "chosen", { id: "chosen" })); break;
+    case "date": grid = dayGrid(r, q, "draft"); intro.push(para(r.draft ? chosenDay(r.draft) : tr("date.none"), "chosen", { id: "chosen" })); break;
     case "date_window": {
       const phase = r.phase || "from";
       title = `${questionLabel(q)}: ${tr(phase === "from" ? "window.first" : "window.last")}`;
       const d = r.draft || {};
-      intro.push(para(d.from ? tr("window.chosen", { from: shortDate(d.from), to: d.to ? shortDate(d.to) : "…" }) : tr("date.none"), "chosen", { id: "chosen" }));
+      intro.push(para(d.from ? chosenWindow(d) : tr("date.none"), "chosen", { id: "chosen" }));
       grid = dayGrid(r, q, phase);
       break;
     }
-    case "time": grid = timeGrid(r, q); intro.push(para(r.draft ? tr("time.chosen", { time: r.draft }) : tr("date.none"), "chosen", { id: "chosen" })); break;
+    case "time": grid = timeGrid(r, q); intro.push(para(r.draft ? chosenTime(r.draft) : tr("time.none"), "chosen", { id: "chosen" })); break;
     case "count": {
       const low = q.min ?? 1, high = q.max ?? 10;
       if (typeof r.draft !== "number") r.draft = low;
@@ -898,6 +923,19 @@ function edit(r, opts, ch) {
   }
 }
 
+/// The answer chosen so far, in one short line on the 7″ panel (its picker has room for one row of keys).
+function chosenDay(day) {
+  return isCompact() ? tr("picked", { what: dayLabel(day).join(" ") }) : tr("date.chosen", { date: longDay(day) });
+}
+function chosenWindow(d) {
+  const day = isCompact() ? (x) => dayLabel(x)[1] : shortDate;
+  return tr("window.chosen", { from: day(d.from), to: d.to ? day(d.to) : "…" });
+}
+function chosenTime(t) {
+  const time = t.replace(/^0/, "");
+  return isCompact() ? tr("picked", { what: time }) : tr("time.chosen", { time });
+}
+
 function dayGrid(r, q, phase) {
   const lead = S.form.item.lead_days ?? 1;
   const today = isoToday();
@@ -916,21 +954,26 @@ function dayGrid(r, q, phase) {
     const day = addDays(monday, i);
     const [wd, dm] = dayLabel(day);
     const ok = day >= lowest && day <= last && day > today;
+    // The large panel shows whole weeks (days that cannot be chosen keep their place); the 7″ one a few days a page.
+    if (!ok && isCompact()) continue;
     const b = btn([h("span", { class: "wd" }, wd), h("span", null, dm)], ok ? () => pickDay(r, q, phase, day) : null,
       "key day" + (ok ? "" : " off"), { "data-day": day, "aria-pressed": String(day === chosen), disabled: !ok, "aria-label": longDay(day) });
     items.push(b);
   }
-  return { key: "days", cls: "days", items, perPage: 7, prev: tr("date.prev"), next: tr("date.next") };
+  return {
+    key: "days", cls: "days", items, perPage: 7,
+    prev: tr(isCompact() ? "date.earlier" : "date.prev"), next: tr(isCompact() ? "date.later" : "date.next"),
+  };
 }
 function pickDay(r, q, phase, day) {
   if (phase === "draft") {
     r.draft = day;
-    $("chosen").textContent = tr("date.chosen", { date: longDay(day) });
+    $("chosen").textContent = chosenDay(day);
   } else {
     const d = r.draft || (r.draft = {});
     d[phase] = day;
     if (phase === "from" && d.to && d.to < day) d.to = null;
-    $("chosen").textContent = tr("window.chosen", { from: shortDate(d.from), to: d.to ? shortDate(d.to) : "…" });
+    $("chosen").textContent = chosenWindow(d);
   }
   for (const b of document.querySelectorAll("[data-day]")) b.setAttribute("aria-pressed", String(b.dataset.day === day));
 }
@@ -942,7 +985,7 @@ function timeGrid(r, q) {
     const t = `${String(Math.floor(m / 60)).padStart(2, "0")}:${String(m % 60).padStart(2, "0")}`;
     items.push(btn(t.replace(/^0/, ""), () => {
       r.draft = t;
-      $("chosen").textContent = tr("time.chosen", { time: t.replace(/^0/, "") });
+      $("chosen").textContent = chosenTime(t);
       for (const b of document.querySelectorAll("[data-time]")) b.setAttribute("aria-pressed", String(b.dataset.time === t));
     }, "key time", { "data-time": t, "aria-pressed": String(r.draft === t) }));
   }

@@ -36,7 +36,10 @@ def test_the_main_screens_fit_the_7_inch_panel(kiosk, browser):
         kiosk.place(HALINA)
         wait_screen(browser, "verdict")
         assert pages(browser, kiosk, "verdict") >= 2
-        assert browser.find_element(By.ID, "services").is_displayed()
+        # "Zobacz usługi" comes first of the verdict's choices, on its last page or the one before.
+        while not [e for e in browser.find_elements(By.ID, "services") if e.is_displayed()]:
+            assert browser.execute_script("return route.page") > 0, "no 'Zobacz usługi' on any page"
+            press(browser, "#back")
         press(browser, "#services")
         wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".tile"))
         seen = set()
@@ -78,3 +81,57 @@ def test_the_main_screens_fit_the_7_inch_panel(kiosk, browser):
     press(browser, "#browse")
     wait(browser).until(lambda b: screen(b) == "browse" and b.find_elements(By.CSS_SELECTOR, "#content .lead"))
     pages(browser, kiosk, "browse")
+
+
+def pick(browser, selector, wanted):
+    """Turns the picker's pages ("Później") until an item matching `wanted` shows, and presses it."""
+    for _ in range(30):
+        found = [e for e in browser.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed() and e.is_enabled() and wanted(e)]
+        if found:
+            press(browser, found[0])
+            return found[0]
+        press(browser, "[data-nav=next]")
+    raise AssertionError(f"nothing for {selector} on any page")
+
+
+def test_the_day_and_time_pickers_fit_the_7_inch_panel(kiosk, browser):
+    open_screen(kiosk, browser, 800, 480)
+    try:
+        kiosk.place(HALINA)
+        wait_screen(browser, "verdict")
+        while not browser.find_elements(By.ID, "services"):
+            press(browser, "#next-page")
+        press(browser, "#services")
+        wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".tile"))
+        while not browser.find_elements(By.CSS_SELECTOR, "button[data-service=senior_taxi]"):
+            press(browser, "#next-page")
+        press(browser, "button[data-service=senior_taxi]")
+        wait_screen(browser, "service")
+        while not browser.find_elements(By.ID, "ask"):
+            press(browser, "#next-page")
+        press(browser, "#ask")
+        wait(browser).until(lambda b: title(b) == "Skąd mamy Cię odebrać")
+        type_on_keyboard(browser, "Łąka 1")
+        press(browser, "#answer")
+        wait(browser).until(lambda b: title(b) == "Dokąd jedziesz")
+        type_on_keyboard(browser, "Szpital")
+        press(browser, "#answer")
+
+        wait(browser).until(lambda b: title(b) == "Którego dnia")
+        check_screen(browser, kiosk, "question-date")
+        day = pick(browser, "[data-day]", lambda e: True)
+        assert day.get_attribute("aria-pressed") == "true"
+        check_screen(browser, kiosk, "question-date-chosen", run_axe=False)
+        press(browser, "[data-nav=next]")
+        check_screen(browser, kiosk, None, run_axe=False)
+        press(browser, "#answer")
+
+        wait(browser).until(lambda b: title(b) == "O której godzinie")
+        check_screen(browser, kiosk, "question-time")
+        pick(browser, "[data-time]", lambda e: e.get_attribute("data-time") == "09:30")
+        check_screen(browser, kiosk, None, run_axe=False)
+        press(browser, "#answer")
+        wait(browser).until(lambda b: title(b) == "Co jeszcze chcesz nam powiedzieć")
+    finally:
+        kiosk.remove()
+    assert_no_trace(browser)

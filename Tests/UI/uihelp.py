@@ -69,9 +69,21 @@ def press(browser, target):
     target, or of the same spot once the screen has changed under the finger, comes at least 0.55 s after the
     one before: the screen ignores such a second touch within 500 ms (tremor). Different keys follow each
     other as fast as a person types."""
-    el = target
-    if isinstance(target, str):
-        el = wait(browser).until(lambda b: next((e for e in b.find_elements(By.CSS_SELECTOR, target) if e.is_displayed() and e.is_enabled()), None))
+    for attempt in range(3):
+        el = target
+        if isinstance(target, str):
+            el = wait(browser).until(lambda b: next((e for e in b.find_elements(By.CSS_SELECTOR, target) if e.is_displayed() and e.is_enabled()), None))
+        try:
+            _touch(browser, el)
+            return
+        except StaleElementReferenceException:
+            # The screen was drawn again between finding the button and touching it (a list that loaded, a
+            # status that changed): a finger would touch the new button in the same place.
+            if not isinstance(target, str) or attempt == 2:
+                raise
+
+
+def _touch(browser, el):
     r = el.rect
     xy = (r["x"] + r["width"] / 2, r["y"] + r["height"] / 2)
     last = _last_press
@@ -221,6 +233,8 @@ def check_screen(browser, kiosk, name=None, lang=None, run_axe=True):
     own = browser.execute_script(OWN_CHECKS, panel, TEXT_MM, TARGET_MM, GAP_MM)
     size = browser.execute_script("return innerWidth + 'x' + innerHeight")
     where = f"{screen(browser)} ({title(browser)!r}, {size})"
+    if own["problems"]:
+        shot(browser, "failed-" + str(screen(browser)))  # what the checks saw, for whoever reads the failure
     assert own["problems"] == [], f"{where}: {own['problems']}"
     expected = lang or browser.execute_script("return lang")
     assert own["lang"] == expected, f"{where}: lang {own['lang']} != {expected}"

@@ -25,6 +25,8 @@ struct RequestSyncTests {
         for round in 0..<5 {
             let kiosk = try Kiosk(state: state, central: central.url, token: token)
             try await kiosk.waitUntilListening()
+            // The first kioskd bootstraps its replica after it starts listening: the card is known once that is done.
+            try await eventually("the replica bootstrapped", timeout: .seconds(60)) { try await kiosk.cardCount() > 0 }
             let session = try #require(try await kiosk.check("SKS-0001")["session"] as? String)
             let (status, answer) = try await kiosk.request(
                 #"{"session":"\#(session)","service":"psychologist","phone":"512 345 678","details":{"note":"runda \#(round)"}}"#

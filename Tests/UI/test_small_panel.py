@@ -99,6 +99,15 @@ def test_the_day_and_time_pickers_fit_the_7_inch_panel(kiosk, browser):
     try:
         kiosk.place(HALINA)
         wait_screen(browser, "verdict")
+        # "Moje ustawienia" fits too (in pages), with reading aloud but no larger text: the 7″ panel has no room for it.
+        while not [e for e in browser.find_elements(By.ID, "prefs") if e.is_displayed()]:
+            press(browser, "#next-page")
+        press(browser, "#prefs")
+        wait_screen(browser, "prefs")
+        assert not browser.find_elements(By.ID, "large-text")
+        pages(browser, kiosk, "prefs")
+        while screen(browser) == "prefs":
+            press(browser, "#back")
         while not browser.find_elements(By.ID, "services"):
             press(browser, "#next-page")
         press(browser, "#services")

@@ -229,7 +229,7 @@ struct SyncBenchmark {
         for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) }
         let outbox = try Outbox(path: path)
         for i in 0..<10_000 {
-            _ = try outbox.enqueue(service: "home_care", cardNumber: Central.number(i).value, detailsJSON: #"{"note":"bench"}"#)
+            _ = try await outbox.enqueue(service: "home_care", cardNumber: Central.number(i).value, detailsJSON: #"{"note":"bench"}"#)
         }
         var logger = Logger(label: "bench")
         logger.logLevel = .critical
@@ -245,7 +245,7 @@ struct SyncBenchmark {
         emit("outbox_drain_rate", 10_000 / seconds, "requests/s")
         emit("outbox_delivered", Double(outcome.requestsDelivered), "requests")
         emit("outbox_quarantined", Double(outcome.requestsQuarantined), "requests")
-        emit("outbox_left_pending", Double(try outbox.counts().pending), "requests")
+        emit("outbox_left_pending", Double(try await outbox.counts().pending), "requests")
     }
 
     static func emit(_ metric: String, _ value: Double, _ unit: String) {

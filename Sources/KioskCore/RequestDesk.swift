@@ -186,7 +186,7 @@ public final class RequestDesk: Sendable {
         }
         guard problems.isEmpty else { throw DeskError.invalidDetails(problems) }
         let kind: RequestKind = submission.kind == .bundle ? .bundle : .service
-        let item = try enqueue(NewRequest(
+        let item = try await enqueue(NewRequest(
             kind: kind, service: submission.id, cardNumber: session.cardNumber.value, identity: session.identity,
             detailsJSON: try Self.compact(checked), phone: phone, catalogueVersion: catalogue.version
         ))
@@ -237,7 +237,7 @@ public final class RequestDesk: Sendable {
             }
         }
         guard problems.isEmpty, let phone else { throw DeskError.invalidDetails(problems) }
-        let item = try enqueue(NewRequest(
+        let item = try await enqueue(NewRequest(
             kind: .callback, service: callback.service, cardNumber: nil, identity: .unverified,
             detailsJSON: try Self.compact(details), phone: phone, catalogueVersion: catalogue.version
         ))
@@ -245,10 +245,10 @@ public final class RequestDesk: Sendable {
         return AcceptedRequest(item, fee: nil, fees: nil, nextStep: StandardCatalogue.callbackNextStep)
     }
 
-    private func enqueue(_ request: NewRequest) throws(DeskError) -> OutboxItem {
+    private func enqueue(_ request: NewRequest) async throws(DeskError) -> OutboxItem {
         guard let outbox else { throw DeskError.outboxUnavailable("no outbox") }
         do {
-            return try outbox.enqueue(request, ticketKiosk: ticketKiosk)
+            return try await outbox.enqueue(request, ticketKiosk: ticketKiosk)
         } catch {
             if error.code == .invalid {
                 throw DeskError.invalidDetails([FieldProblem(field: "details", code: "too_long", message: Self.detailsTooLong)])

@@ -25,7 +25,7 @@ struct DaemonStatus: KioskStatusSource {
 
     func outboxStatus() async -> StatusReport.OutboxInfo {
         do {
-            let counts = try outbox.counts()
+            let counts = try await outbox.counts()
             return .init(pending: counts.pending, quarantined: counts.quarantined)
         } catch {
             // Never "0 pending" when the truth is unknown: requests may be waiting.

@@ -17,7 +17,7 @@ struct Housekeeping: Service {
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            pruneOnce()
+            await pruneOnce()
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch {
@@ -26,15 +26,15 @@ struct Housekeeping: Service {
         }
     }
 
-    func pruneOnce(now: Date = Date()) {
+    func pruneOnce(now: Date = Date()) async {
         do {
             let cutoff = now.addingTimeInterval(-Double(keepDays) * 86_400)
-            let deleted = try outbox.prune(settledBefore: cutoff, keepSettled: keepSettled)
+            let deleted = try await outbox.prune(settledBefore: cutoff, keepSettled: keepSettled)
             if deleted > 0 {
                 logger.info("outbox pruned", metadata: ["deleted": "\(deleted)", "keep_days": "\(keepDays)", "keep_settled": "\(keepSettled)"])
             }
             // Erased numbers whose WAL truncation a reader held back leave the files now.
-            outbox.truncateWALIfOwed()
+            _ = await outbox.truncateWALIfOwed()
         } catch {
             logger.error("outbox could not be pruned", metadata: ["error": "\(error.description)"])
         }

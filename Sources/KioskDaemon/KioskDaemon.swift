@@ -83,7 +83,7 @@ public struct KioskDaemon: Sendable {
         let outbox: Outbox
         do { outbox = try Outbox(path: outboxPath) } catch { throw StartupError(description: error.description) }
         do {
-            let counts = try outbox.counts()
+            let counts = try await outbox.counts()
             logger.info("outbox open", metadata: ["pending": "\(counts.pending)", "quarantined": "\(counts.quarantined)"])
         } catch {
             logger.error("outbox cannot be read", metadata: ["error": "\(error.description)"])
@@ -129,7 +129,7 @@ public struct KioskDaemon: Sendable {
             outbox: outbox, catalog: catalog, sync: engine, holders: engine, ticketKiosk: ticketKiosk, entryGuard: entryGuard,
             callbackGuard: callbackGuard,
             accessToken: config.httpAllowRemote ? config.httpToken : nil,
-            metrics: { Self.exposition(metrics: metrics, registry: registry, replica: replica, outbox: outbox) },
+            metrics: { await Self.exposition(metrics: metrics, registry: registry, replica: replica, outbox: outbox) },
             screen: screenServices(checkpoint: checkpoint)
         )
         let addressFile = (config.stateDirectory as NSString).appendingPathComponent("http.addr")
@@ -182,12 +182,12 @@ public struct KioskDaemon: Sendable {
     }
 
     /// `GET /metrics`: refreshes the figures read from disk (outbox, replica), then renders the registry.
-    static func exposition(metrics: KioskMetrics, registry: PrometheusCollectorRegistry, replica: Replica, outbox: Outbox) -> String {
+    static func exposition(metrics: KioskMetrics, registry: PrometheusCollectorRegistry, replica: Replica, outbox: Outbox) async -> String {
         let now = Date()
-        if let counts = try? outbox.counts() {
+        if let counts = try? await outbox.counts() {
             metrics.outbox(
                 pending: counts.pending, quarantined: counts.quarantined,
-                oldestPendingAge: (try? outbox.oldestPending())?.map { now.timeIntervalSince($0) }
+                oldestPendingAge: (try? await outbox.oldestPending())?.map { now.timeIntervalSince($0) }
             )
         }
         if let stats = try? replica.stats(detailed: false) {

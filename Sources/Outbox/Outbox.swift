@@ -21,6 +21,10 @@ import Synchronization
 /// them until staff re-queue or discard it (`kioskctl outbox`). To count a card's requests after
 /// delivery (quotas offline), each item keeps a ``OutboxItem/cardTag``: an HMAC of the number under a
 /// random key that never leaves this file. Nothing here is ever logged.
+///
+/// **Threads.** What the daemon calls (queueing, uploads, statuses, counts, pruning) is `async`: its
+/// SQLite work runs on GRDB's reader and writer queues while the calling task is suspended, so an fsync
+/// never holds one of the few threads of Swift's cooperative pool. The synchronous rest serves `kioskctl`.
 public final class Outbox: Sendable {
     /// The database file.
     public let path: String
@@ -260,7 +264,7 @@ public final class Outbox: Sendable {
     /// - Throws: ``OutboxError`` `.invalid` for details that are not a small JSON object or a card number
     ///   where none belongs; `.database` if it could not be stored.
     @discardableResult
-    public func enqueue(_ request: NewRequest, ticketKiosk: Int?, at now: Date = Date()) throws(OutboxError) -> OutboxItem {
+    public func enqueue(_ request: NewRequest, ticketKiosk: Int?, at now: Date = Date()) async throws(OutboxError) -> OutboxItem {
         let data = Data(request.detailsJSON.utf8)
         guard data.count <= Self.maxDetailsBytes else {
             throw OutboxError(code: .invalid, path: path, detail: "details must be at most \(Self.maxDetailsBytes) bytes of JSON")
@@ -285,7 +289,7 @@ public final class Outbox: Sendable {
         let month = Self.month(of: now)
         let tag = request.cardNumber.map { Self.tag($0, key: tagKey) }
         do {
-            return try pool.write { db in
+            return try await pool.write { db in
                 try db.execute(sql: "UPDATE outbox_meta SET last_seq = last_seq + 1 WHERE id = 1")
                 let seq = try Int64.fetchOne(db, sql: "SELECT last_seq FROM outbox_meta WHERE id = 1") ?? 0
                 let ticket = ticketKiosk.map { Ticket(kiosk: $0, sequence: seq).code }
@@ -313,16 +317,16 @@ public final class Outbox: Sendable {
     @discardableResult
     public func enqueue(
         service: String, cardNumber: String, identity: Identity = .verified, detailsJSON: String = "{}", at now: Date = Date()
-    ) throws(OutboxError) -> OutboxItem {
-        try enqueue(
+    ) async throws(OutboxError) -> OutboxItem {
+        try await enqueue(
             NewRequest(kind: .service, service: service, cardNumber: cardNumber, identity: identity, detailsJSON: detailsJSON),
             ticketKiosk: nil, at: now
         )
     }
 
     /// The oldest pending items, oldest first (by `kiosk_seq`).
-    public func pending(limit: Int) throws(OutboxError) -> [OutboxItem] {
-        try read { db in
+    public func pending(limit: Int) async throws(OutboxError) -> [OutboxItem] {
+        try await reading { db in
             try Row.fetchAll(db, sql: "SELECT * FROM request WHERE state = 'pending' ORDER BY kiosk_seq LIMIT ?", arguments: [max(0, limit)])
                 .map(Self.item)
         }
@@ -379,10 +383,10 @@ public final class Outbox: Sendable {
     /// Only pending items change: a result for an item already settled is ignored, so recording the
     /// same answers twice (after a crash) changes nothing. A delivered item's card number and phone are
     /// erased in the same transaction, and the WAL is then truncated so the digits leave the files.
-    public func record(_ results: [String: DeliveryResult], at now: Date = Date()) throws(OutboxError) {
+    public func record(_ results: [String: DeliveryResult], at now: Date = Date()) async throws(OutboxError) {
         guard !results.isEmpty else { return }
         let stamp = Self.stamp(now)
-        let erased: Bool = try write { db in
+        let erased: Bool = try await writing { db in
             var erased = false
             for (key, result) in results {
                 switch result {
@@ -409,7 +413,7 @@ public final class Outbox: Sendable {
             return erased
         }
         if erased { checkpointOwed.withLock { $0 = true } }
-        truncateWALIfOwed()
+        await truncateWALIfOwed()
     }
 
     /// Moves a pending item to quarantine: never sent again unless staff re-queue it; kept with
@@ -472,7 +476,7 @@ public final class Outbox: Sendable {
                 """, arguments: [stamp, found.idempotencyKey])
         }
         checkpointOwed.withLock { $0 = true }
-        truncateWALIfOwed()
+        truncateWALIfOwedNow()
         return try item(key: found.idempotencyKey) ?? found
     }
 
@@ -482,20 +486,28 @@ public final class Outbox: Sendable {
     /// the checkpoint cannot finish, and it is tried again at the next call (sync, housekeeping).
     /// - Returns: whether nothing erased is left in the WAL.
     @discardableResult
-    public func truncateWALIfOwed() -> Bool {
+    public func truncateWALIfOwed() async -> Bool {
         guard checkpointOwed.withLock({ $0 }) else { return true }
         do {
-            try pool.writeWithoutTransaction { db in
-                // Wait briefly for a reader, not the 10 s a write would.
-                try db.execute(sql: "PRAGMA busy_timeout = 1000")
-                defer { try? db.execute(sql: "PRAGMA busy_timeout = 10000") }
-                try db.checkpoint(.truncate)
-            }
+            try await pool.writeWithoutTransaction { db in try Self.truncateWAL(db) }
             checkpointOwed.withLock { $0 = false }
             return true
         } catch {
             return false
         }
+    }
+
+    /// ``truncateWALIfOwed()`` for `kioskctl` (a discard).
+    private func truncateWALIfOwedNow() {
+        guard checkpointOwed.withLock({ $0 }) else { return }
+        if (try? pool.writeWithoutTransaction({ db in try Self.truncateWAL(db) })) != nil { checkpointOwed.withLock { $0 = false } }
+    }
+
+    private static func truncateWAL(_ db: Database) throws {
+        // Wait briefly for a reader, not the 10 s a write would.
+        try db.execute(sql: "PRAGMA busy_timeout = 1000")
+        defer { try? db.execute(sql: "PRAGMA busy_timeout = 10000") }
+        try db.checkpoint(.truncate)
     }
 
     /// Deletes delivered and discarded items settled before `cutoff`, and the oldest of them beyond the
@@ -504,11 +516,11 @@ public final class Outbox: Sendable {
     /// - Parameter keepMonth: a Warsaw month `YYYY-MM`; by default the current one.
     /// - Returns: how many items were deleted.
     @discardableResult
-    public func prune(settledBefore cutoff: Date, keepSettled: Int, keepMonth: String? = nil) throws(OutboxError) -> Int {
+    public func prune(settledBefore cutoff: Date, keepSettled: Int, keepMonth: String? = nil) async throws(OutboxError) -> Int {
         let stamp = Self.stamp(cutoff)
         let month = keepMonth ?? Self.month(of: Date())
         let removable = "state IN ('delivered','discarded') AND NOT (state = 'delivered' AND coalesce(month, '') >= ?)"
-        return try write { db in
+        return try await writing { db in
             try db.execute(sql: "DELETE FROM request WHERE \(removable) AND settled_at < ?", arguments: [month, stamp])
             var deleted = db.changesCount
             try db.execute(sql: """
@@ -522,13 +534,13 @@ public final class Outbox: Sendable {
     }
 
     /// When the oldest pending item was queued; `nil` when nothing is pending.
-    public func oldestPending() throws(OutboxError) -> Date? {
-        try read { db in try Self.oldestPendingStamp(db).flatMap { try? Date($0, strategy: .iso8601) } }
+    public func oldestPending() async throws(OutboxError) -> Date? {
+        try await reading { db in try Self.oldestPendingStamp(db).flatMap { try? Date($0, strategy: .iso8601) } }
     }
 
     /// Counts by state, for `/api/v1/status`.
-    public func counts() throws(OutboxError) -> OutboxCounts {
-        try read { db in try Self.counts(db) }
+    public func counts() async throws(OutboxError) -> OutboxCounts {
+        try await reading { db in try Self.counts(db) }
     }
 
     /// Counts by state in `db` (the pool's reader, or ``inspect(path:)``'s read-only connection).
@@ -555,9 +567,9 @@ public final class Outbox: Sendable {
     ///
     /// Idempotent; an update for a key this outbox does not know is ignored. Returns how many items changed.
     @discardableResult
-    public func apply(_ updates: [RequestStatusUpdate]) throws(OutboxError) -> Int {
+    public func apply(_ updates: [RequestStatusUpdate]) async throws(OutboxError) -> Int {
         guard !updates.isEmpty else { return 0 }
-        return try write { db in
+        return try await writing { db in
             var changed = 0
             for u in updates {
                 try db.execute(sql: """
@@ -582,6 +594,16 @@ public final class Outbox: Sendable {
 
     private func write<T>(_ body: (Database) throws -> T) throws(OutboxError) -> T {
         do { return try pool.write(body) } catch { throw OutboxError(code: .database, path: path, detail: Self.describe(error)) }
+    }
+
+    /// A read on GRDB's reader queue, the calling task suspended meanwhile (never a thread of the cooperative pool held).
+    private func reading<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(OutboxError) -> T {
+        do { return try await pool.read(body) } catch { throw OutboxError(code: .database, path: path, detail: Self.describe(error)) }
+    }
+
+    /// A write transaction on GRDB's writer queue, the calling task suspended meanwhile.
+    private func writing<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(OutboxError) -> T {
+        do { return try await pool.write(body) } catch { throw OutboxError(code: .database, path: path, detail: Self.describe(error)) }
     }
 
     static func item(_ row: Row) -> OutboxItem {

@@ -89,10 +89,10 @@ public actor SyncEngine: SyncTrigger {
             tracker.failed(error)
         }
         outcome.cursor = try? replica.syncCursor()
-        outcome.requestsPending = (try? outbox.counts().pending) ?? 0
+        outcome.requestsPending = (try? await outbox.counts().pending) ?? 0
         outcome.catalogueVersion = catalog.catalogue.version
         // Numbers erased at delivery leave the WAL now if a reader held it back then.
-        outbox.truncateWALIfOwed()
+        _ = await outbox.truncateWALIfOwed()
         return outcome
     }
 
@@ -133,7 +133,7 @@ public actor SyncEngine: SyncTrigger {
             }
             // Request statuses and the catalogue first: if we stop before the replica commit, the page comes again
             // and is applied again (both are idempotent).
-            _ = try local({ () throws(OutboxError) in try outbox.apply(page.statuses) })
+            _ = try await localAsync({ () async throws(OutboxError) in try await outbox.apply(page.statuses) })
             if let published = page.catalogue { try adopt(published, from: "feed") }
             try local({ () throws(ReplicaError) in try replica.applyChanges(page.changes, cursor: page.nextAfter) })
             outcome.changesApplied += page.count
@@ -152,7 +152,7 @@ public actor SyncEngine: SyncTrigger {
         for _ in 0..<100_000 {
             let page = try await central.changes(after: after, limit: pageSize)
             tracker.contacted()
-            _ = try local({ () throws(OutboxError) in try outbox.apply(page.statuses) })
+            _ = try await localAsync({ () async throws(OutboxError) in try await outbox.apply(page.statuses) })
             if let published = page.catalogue { try adopt(published, from: "feed") }
             try local({ () throws(ReplicaError) in try replica.applyChanges(page.changes, cursor: page.nextAfter) })
             outcome.changesApplied += page.count
@@ -199,7 +199,8 @@ public actor SyncEngine: SyncTrigger {
     private func push(_ outcome: inout SyncOutcome) async throws(SyncError) {
         var seen: Set<String> = []
         while true {
-            let pending = try local({ () throws(OutboxError) in try outbox.pending(limit: 500) }).filter { !seen.contains($0.idempotencyKey) }
+            let pending = try await localAsync({ () async throws(OutboxError) in try await outbox.pending(limit: 500) })
+                .filter { !seen.contains($0.idempotencyKey) }
             guard !pending.isEmpty else { return }
             for batch in HTTPCentralClient.batches(pending) {
                 seen.formUnion(batch.map(\.idempotencyKey))
@@ -210,10 +211,10 @@ public actor SyncEngine: SyncTrigger {
                 } catch {
                     // No per-item answer: every item stays pending, with the attempt counted.
                     let failed = Dictionary(uniqueKeysWithValues: batch.map { ($0.idempotencyKey, DeliveryResult.failed(error: error.description)) })
-                    try? outbox.record(failed)
+                    try? await outbox.record(failed)
                     throw error
                 }
-                try local({ () throws(OutboxError) in try outbox.record(results) })
+                try await localAsync({ () async throws(OutboxError) in try await outbox.record(results) })
                 for result in results.values {
                     switch result {
                     case .delivered: outcome.requestsDelivered += 1
@@ -229,6 +230,11 @@ public actor SyncEngine: SyncTrigger {
                 if declined > 0 { logger.info("the central declined requests; residents see why at their next tap", metadata: ["count": "\(declined)"]) }
             }
         }
+    }
+
+    /// Runs a local async write, turning its error into ``SyncError`` `.local`.
+    private func localAsync<T, E: Error>(_ body: () async throws(E) -> T) async throws(SyncError) -> T {
+        do { return try await body() } catch { throw SyncError(.local, "\(error)") }
     }
 
     /// Runs a local write, turning its error into ``SyncError`` `.local`.

@@ -125,7 +125,7 @@ struct RequestTests {
                 #expect(field["message"] as? String == text[lang], "\(field)")
                 #expect(text["pl"] != text["uk"] && text["uk"] != text["en"])
             }
-            #expect(try outbox.counts().pending == 0)
+            #expect(try await outbox.counts().pending == 0)
         }
     }
 
@@ -213,7 +213,7 @@ struct RequestTests {
             let again = try await Self.request(server, #"{"callback":{"phone":"+48 600 100 200"}}"#)
             #expect(again.status == 429)
         }
-        #expect(try outbox.counts().pending == 5)
+        #expect(try await outbox.counts().pending == 5)
     }
 
     @Test("offline quotas: accepted up to the limit, then quota_used; a delivered request still counts, a declined one does not")
@@ -245,12 +245,12 @@ struct RequestTests {
             #expect(try await Self.request(server, #"{"session":"\#(tapped)","service":"handyman","details":\#(handyman)}"#).status == 409)
 
             // Delivered: the number is gone from the outbox, but the card tag still counts it.
-            try outbox.record([keys[0]: .delivered(.accepted, requestID: 1, status: "received")])
+            try await outbox.record([keys[0]: .delivered(.accepted, requestID: 1, status: "received")])
             #expect(try outbox.item(key: keys[0])?.cardNumber == nil)
             session = try await Self.typed(server, "SKS-0001")
             #expect(try await Self.request(server, #"{"session":"\#(session)","service":"handyman","details":\#(handyman)}"#).status == 409)
             // Declined at the central: it no longer counts, so one more may be asked for.
-            try outbox.apply([.init(idempotencyKey: keys[0], requestID: 1, status: "declined", scheduledAt: nil,
+            try await outbox.apply([.init(idempotencyKey: keys[0], requestID: 1, status: "declined", scheduledAt: nil,
                                     reason: StatusReason(code: "quota_used", text: UnavailableReason.quotaUsed.text))])
             #expect(try await Self.request(server, #"{"session":"\#(session)","service":"handyman","details":\#(handyman)}"#).status == 201)
             #expect(try await Self.request(server, #"{"session":"\#(session)","service":"handyman","details":\#(handyman)}"#).status == 409)
@@ -283,10 +283,10 @@ struct RequestTests {
             #expect(list.count == 2)
             #expect(list[key]?["status"] as? String == "queued" && list[key]?["ticket"] is String && list[key]?["service"] as? String == "psychologist")
             // Delivered and scheduled (known by the card tag once the number is gone); declined with the reason.
-            try outbox.record([key: .delivered(.accepted, requestID: 1), secondKey: .delivered(.accepted, requestID: 2)])
+            try await outbox.record([key: .delivered(.accepted, requestID: 1), secondKey: .delivered(.accepted, requestID: 2)])
             list = try await mine()
             #expect(list[key]?["status"] as? String == "received")
-            try outbox.apply([
+            try await outbox.apply([
                 .init(idempotencyKey: key, requestID: 1, status: "scheduled", scheduledAt: nil, scheduledFor: "2030-03-04"),
                 .init(idempotencyKey: secondKey, requestID: 2, status: "declined", scheduledAt: nil,
                       reason: StatusReason(code: "coordinator", text: LocalizedText(pl: "Brak terminów", uk: "Немає дат", en: "No dates"))),

@@ -250,7 +250,7 @@ struct SyncTests {
         do {
             let outbox = try Outbox(path: state + "/outbox.sqlite")
             for i in 0..<1200 {
-                keys.insert(try outbox.enqueue(service: i % 2 == 0 ? "senior_taxi" : "home_care", cardNumber: "SKS0001", detailsJSON: #"{"i":\#(i)}"#).idempotencyKey)
+                keys.insert(try await outbox.enqueue(service: i % 2 == 0 ? "senior_taxi" : "home_care", cardNumber: "SKS0001", detailsJSON: #"{"i":\#(i)}"#).idempotencyKey)
             }
         }
         // Each start syncs at once; kill it part-way, several times, at random moments.
@@ -273,7 +273,7 @@ struct SyncTests {
         #expect(Set(inbox.compactMap { $0["kiosk_seq"] as? Int }).count == 1200)
         kiosk.terminate()
         let outbox = try Outbox(path: state + "/outbox.sqlite")
-        #expect(try outbox.counts() == OutboxCounts(pending: 0, quarantined: 0, delivered: 1200))
+        #expect(try await outbox.counts() == OutboxCounts(pending: 0, quarantined: 0, delivered: 1200))
     }
 
     @Test(arguments: CentralStoreKind.allCases) func sigkillDuringDeltaApplyLeavesAConsistentReplica(store: CentralStoreKind) async throws {

@@ -279,7 +279,11 @@ let package = Package(
         // MARK: Tests
         .target(name: "KioskTestSupport", path: "Tests/KioskTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "CardCheckTests", dependencies: ["CardModel", "CardCheck"], swiftSettings: swiftSettings),
-        .testTarget(name: "ReplicaTests", dependencies: ["CardModel", "Replica", "RegistryCSV"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ReplicaTests",
+            dependencies: ["CardModel", "Replica", "RegistryCSV", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "KioskConfigTests", dependencies: ["KioskConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "KioskdTests",

@@ -196,7 +196,8 @@ extension Replica {
         }
     }
 
-    /// A consistency check for tests and `kioskctl`: every card has its person, every link points to a card of the same number.
+    /// A consistency check for tests and `kioskctl`: every card has its person, every link points to a card of the same number,
+    /// the kept card count is the number of cards.
     public func consistencyProblems() throws(ReplicaError) -> [String] {
         do {
             return try pool.read { db in
@@ -212,6 +213,9 @@ extension Replica {
                     GROUP BY number HAVING count(*) > 1)
                     """) ?? 0
                 if twoCurrent > 0 { problems.append("\(twoCurrent) numbers with two current chips") }
+                let kept = try Int.fetchOne(db, sql: "SELECT n FROM card_count WHERE id = 1")
+                let counted = try Int.fetchOne(db, sql: "SELECT count(*) FROM card") ?? 0
+                if kept != counted { problems.append("card count kept as \(kept.map { "\($0)" } ?? "nothing") but \(counted) cards stored") }
                 let integrity = try String.fetchAll(db, sql: "PRAGMA quick_check")
                 if integrity != ["ok"] { problems.append("quick_check: \(integrity.prefix(3).joined(separator: "; "))") }
                 return problems

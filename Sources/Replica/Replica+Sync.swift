@@ -86,6 +86,7 @@ extension Replica {
     public func replaceAll(with cards: [SyncedCard], cursor: Int64, at now: Date = Date()) throws(ReplicaError) {
         do {
             try pool.write { db in
+                try Self.dropCardCountTriggers(db)
                 try db.execute(sql: "DELETE FROM card; DELETE FROM entitlement; DELETE FROM person;")
                 var touched: Set<Int64> = []
                 var links: [(card: Int64, target: ChipUID)] = []
@@ -94,6 +95,7 @@ extension Replica {
                 }
                 try Self.resolve(links, db: db)
                 try Self.dropOrphanPreferences(db: db)
+                try Self.restoreCardCount(db)
                 try db.execute(sql: "UPDATE sync_state SET cursor = ?, last_sync_at = ? WHERE id = 1", arguments: [cursor, Replica.stamp(now)])
             }
         } catch {
@@ -138,6 +140,7 @@ extension Replica {
                 defer { feed.stop() }
                 try db.execute(sql: "PRAGMA cache_size = -\(Self.bootstrapCacheKiB)")
                 defer { try? db.execute(sql: "PRAGMA cache_size = -2048") }
+                try Self.dropCardCountTriggers(db)
                 try db.execute(sql: """
                     DELETE FROM card; DELETE FROM entitlement; DELETE FROM person;
                     CREATE TEMP TABLE IF NOT EXISTS snapshot_link (card INTEGER NOT NULL, target BLOB NOT NULL);
@@ -175,6 +178,7 @@ extension Replica {
                             DELETE FROM temp.snapshot_link;
                             """)
                         try Self.dropOrphanPreferences(db: db)
+                        try Self.restoreCardCount(db)
                         try db.execute(sql: "UPDATE sync_state SET cursor = ?, last_sync_at = ? WHERE id = 1", arguments: [seq, Replica.stamp(now)])
                         return SnapshotSummary(cards: stored, seq: seq)
                     }
@@ -187,6 +191,17 @@ extension Replica {
         } catch {
             throw Replica.translate(error, path: path)
         }
+    }
+
+    /// A whole-registry load runs without the count's per-row triggers (inside its transaction: a rollback
+    /// brings them back); ``restoreCardCount(_:)`` counts once and puts them back before the commit.
+    static func dropCardCountTriggers(_ db: Database) throws {
+        try db.execute(sql: "DROP TRIGGER IF EXISTS card_count_insert; DROP TRIGGER IF EXISTS card_count_delete")
+    }
+
+    static func restoreCardCount(_ db: Database) throws {
+        try db.execute(sql: "UPDATE card_count SET n = (SELECT count(*) FROM card) WHERE id = 1")
+        try db.execute(sql: ReplicaSchema.cardCountTriggers)
     }
 
     /// Just the cursor and time of the last sync, for the sync loop.

@@ -67,11 +67,8 @@ enum ReplicaSchema {
                     n INTEGER NOT NULL CHECK (n >= 0)
                 );
                 INSERT INTO card_count (id, n) SELECT 1, count(*) FROM card;
-                CREATE TRIGGER card_count_insert AFTER INSERT ON card
-                BEGIN UPDATE card_count SET n = n + 1 WHERE id = 1; END;
-                CREATE TRIGGER card_count_delete AFTER DELETE ON card
-                BEGIN UPDATE card_count SET n = n - 1 WHERE id = 1; END;
                 """)
+            try db.execute(sql: cardCountTriggers)
         }
         migrator.registerMigration("v3 screen preferences") { db in
             // What a holder asked the kiosk to remember at their tap, by card number: the number is already
@@ -88,4 +85,13 @@ enum ReplicaSchema {
         }
         return migrator
     }
+
+    /// The triggers that keep `card_count` (migration v2). A snapshot load drops them for its own transaction
+    /// (a trigger a row on millions of rows) and puts them back with the count it stored.
+    static let cardCountTriggers = """
+        CREATE TRIGGER card_count_insert AFTER INSERT ON card
+        BEGIN UPDATE card_count SET n = n + 1 WHERE id = 1; END;
+        CREATE TRIGGER card_count_delete AFTER DELETE ON card
+        BEGIN UPDATE card_count SET n = n - 1 WHERE id = 1; END;
+        """
 }

@@ -101,6 +101,11 @@ struct CardCountTests {
             try Self.expectExact(replica, 22)
             #expect(try replica.syncCursor() == 11)
         }
+        // The load's own transaction put the count's triggers aside; the rollback brought them back.
+        try replica.applyChanges([.upsert(try Self.card(30, uid: 1))], cursor: 11)
+        try Self.expectExact(replica, 23)
+        try replica.applyChanges([.remove(try Self.card(30, uid: 1))], cursor: 11)
+        try Self.expectExact(replica, 22)
 
         // A streamed snapshot that completes.
         let feed = SnapshotFeed()
@@ -110,9 +115,12 @@ struct CardCountTests {
         feed.finish(seq: 13, cards: 60)
         #expect(try await writer.value.cards == 60)
         try Self.expectExact(replica, 60)
+        // And after a load that committed, the triggers count again.
+        try replica.applyChanges([.upsert(try Self.card(30, uid: 1))], cursor: 14)
+        try Self.expectExact(replica, 61)
 
         // Re-opened, the count is still there and still right.
-        try Self.expectExact(try Replica(path: replica.path), 60)
+        try Self.expectExact(try Replica(path: replica.path), 61)
     }
 
     @Test("a replica from before the kept count gets it from the rows already there")

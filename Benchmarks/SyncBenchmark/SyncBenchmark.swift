@@ -64,7 +64,7 @@ struct SyncBenchmark {
 
         // 2. A 10,000-change delta on the bootstrapped replica.
         let replica = try Replica(path: state + "/replica.sqlite")
-        try deltaApply(replica: replica, cards: cards)
+        try await deltaApply(replica: replica, cards: cards)
 
         // 3. Drain 10,000 requests to the central.
         try await outboxDrain(replica: replica, dir: dir, central: central.url, token: central.enrol())
@@ -197,7 +197,7 @@ struct SyncBenchmark {
 
     // MARK: 2. Delta
 
-    static func deltaApply(replica: Replica, cards: Int) throws {
+    static func deltaApply(replica: Replica, cards: Int) async throws {
         let from = try CivilDate(iso: "2022-01-01")
         var changes: [SyncedChange] = []
         for k in 0..<10_000 {
@@ -215,7 +215,7 @@ struct SyncBenchmark {
         let start = clock.now
         // The cursor stays the central's head: the outbox sync that follows must not find it ahead of the central.
         for page in stride(from: 0, to: changes.count, by: 500) {
-            try replica.applyChanges(Array(changes[page..<min(page + 500, changes.count)]), cursor: cursor)
+            try await replica.applyChanges(Array(changes[page..<min(page + 500, changes.count)]), cursor: cursor)
         }
         let seconds = (clock.now - start).seconds
         emit("delta_10000_apply_time", seconds, "s")

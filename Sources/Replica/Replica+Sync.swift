@@ -57,9 +57,12 @@ extension Replica {
     /// keeps its old cursor and gets the same page again. Applying a page twice gives the same replica.
     /// An old chip's `replaced_by` link is resolved at the end of the page; if the new chip only comes
     /// in a later page the link stays empty (the old chip is refused as `revoked`/`lost` either way).
-    public func applyChanges(_ changes: [SyncedChange], cursor: Int64, at now: Date = Date()) throws(ReplicaError) {
+    ///
+    /// Async: the page is written on GRDB's writer queue while the calling task is suspended, never on a
+    /// thread of Swift's cooperative pool.
+    public func applyChanges(_ changes: [SyncedChange], cursor: Int64, at now: Date = Date()) async throws(ReplicaError) {
         do {
-            try pool.write { db in
+            try await pool.write { db in
                 var touchedPersons: Set<Int64> = []
                 var links: [(card: Int64, target: ChipUID)] = []
                 for change in changes {

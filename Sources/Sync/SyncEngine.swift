@@ -135,7 +135,7 @@ public actor SyncEngine: SyncTrigger {
             // and is applied again (both are idempotent).
             _ = try await localAsync({ () async throws(OutboxError) in try await outbox.apply(page.statuses) })
             if let published = page.catalogue { try adopt(published, from: "feed") }
-            try local({ () throws(ReplicaError) in try replica.applyChanges(page.changes, cursor: page.nextAfter) })
+            try await localAsync({ () async throws(ReplicaError) in try await replica.applyChanges(page.changes, cursor: page.nextAfter) })
             outcome.changesApplied += page.count
             cursor = page.nextAfter
             if !page.hasMore { return }
@@ -154,7 +154,7 @@ public actor SyncEngine: SyncTrigger {
             tracker.contacted()
             _ = try await localAsync({ () async throws(OutboxError) in try await outbox.apply(page.statuses) })
             if let published = page.catalogue { try adopt(published, from: "feed") }
-            try local({ () throws(ReplicaError) in try replica.applyChanges(page.changes, cursor: page.nextAfter) })
+            try await localAsync({ () async throws(ReplicaError) in try await replica.applyChanges(page.changes, cursor: page.nextAfter) })
             outcome.changesApplied += page.count
             after = page.nextAfter
             if !page.hasMore { return }

@@ -210,9 +210,9 @@ struct WithdrawnChipTests {
     static let newChip = "04A1102233440C"
 
     /// A replica holding SKS-0501 on `oldChip`, as the central's feed delivers it.
-    static func replica(_ dir: TempDir) throws -> Replica {
+    static func replica(_ dir: TempDir) async throws -> Replica {
         let replica = try Replica(path: dir.file("replica.sqlite"))
-        try replica.applyChanges([.upsert(try card(uid: oldChip))], cursor: 1)
+        try await replica.applyChanges([.upsert(try card(uid: oldChip))], cursor: 1)
         return replica
     }
 
@@ -235,14 +235,14 @@ struct WithdrawnChipTests {
     @Test("before any change, the old chip is valid (the baseline the other tests move from)")
     func baseline() async throws {
         let dir = TempDir()
-        #expect(try await Self.tapOldChip(try Self.replica(dir)).verdict == .valid)
+        #expect(try await Self.tapOldChip(try await Self.replica(dir)).verdict == .valid)
     }
 
     @Test("the central gives the number a new chip in place (PUT of the card with a new UID)")
     func uidChangedInPlace() async throws {
         let dir = TempDir()
-        let replica = try Self.replica(dir)
-        try replica.applyChanges([.upsert(try Self.card(uid: Self.newChip))], cursor: 2)
+        let replica = try await Self.replica(dir)
+        try await replica.applyChanges([.upsert(try Self.card(uid: Self.newChip))], cursor: 2)
         let event = try await Self.tapOldChip(replica)
         #expect(event.verdict == .revoked)
         #expect(event.reasonCode == "replaced")
@@ -253,8 +253,8 @@ struct WithdrawnChipTests {
     @Test("the central replaces the chip (old chip revoked, linked to the new one)")
     func replaced() async throws {
         let dir = TempDir()
-        let replica = try Self.replica(dir)
-        try replica.applyChanges([
+        let replica = try await Self.replica(dir)
+        try await replica.applyChanges([
             .upsert(try Self.card(uid: Self.oldChip, status: .revoked, replacedBy: Self.newChip)),
             .upsert(try Self.card(uid: Self.newChip)),
         ], cursor: 2)
@@ -266,16 +266,16 @@ struct WithdrawnChipTests {
     @Test("the central takes the chip away (the card becomes printed only)")
     func chipRemoved() async throws {
         let dir = TempDir()
-        let replica = try Self.replica(dir)
-        try replica.applyChanges([.upsert(try Self.card(uid: nil))], cursor: 2)
+        let replica = try await Self.replica(dir)
+        try await replica.applyChanges([.upsert(try Self.card(uid: nil))], cursor: 2)
         #expect(try await Self.tapOldChip(replica).verdict == .revoked)
     }
 
     @Test("the central deletes the old chip's row (a feed removal) while the number lives on")
     func chipDeleted() async throws {
         let dir = TempDir()
-        let replica = try Self.replica(dir)
-        try replica.applyChanges([.upsert(try Self.card(uid: Self.newChip)), .remove(try Self.card(uid: Self.oldChip))], cursor: 2)
+        let replica = try await Self.replica(dir)
+        try await replica.applyChanges([.upsert(try Self.card(uid: Self.newChip)), .remove(try Self.card(uid: Self.oldChip))], cursor: 2)
         #expect(try await Self.tapOldChip(replica).verdict == .revoked)
     }
 

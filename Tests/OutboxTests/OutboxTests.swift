@@ -139,11 +139,11 @@ struct OutboxTests {
         #expect(item.scheduledAt == "2030-03-04T09:30:00+01:00")
     }
 
-    @Test func refusesBadDetailsAndForeignFiles() throws {
+    @Test func refusesBadDetailsAndForeignFiles() async throws {
         let dir = TempDir()
         let outbox = try Outbox(path: dir.file("outbox.sqlite"))
-        #expect(throws: OutboxError.self) { try await outbox.enqueue(service: "x", cardNumber: "SKS0001", detailsJSON: "[1]") }
-        #expect(throws: OutboxError.self) { try await outbox.enqueue(service: "x", cardNumber: "SKS0001", detailsJSON: "{\"a\":\"" + String(repeating: "x", count: 5000) + "\"}") }
+        await #expect(throws: OutboxError.self) { try await outbox.enqueue(service: "x", cardNumber: "SKS0001", detailsJSON: "[1]") }
+        await #expect(throws: OutboxError.self) { try await outbox.enqueue(service: "x", cardNumber: "SKS0001", detailsJSON: "{\"a\":\"" + String(repeating: "x", count: 5000) + "\"}") }
         #expect(try await outbox.counts().pending == 0)
 
         let garbage = dir.file("garbage.sqlite")
@@ -316,13 +316,13 @@ struct OutboxRequestTests {
     }
 
     @Test("migrating a v2 outbox keeps every row, tags pending card numbers and stamps months")
-    func migratesV2() throws {
+    func migratesV2() async throws {
         let dir = TempDir()
         let path = dir.file("outbox.sqlite")
         do {
             let queue = try DatabaseQueue(path: path)
             try Outbox.migrator.migrate(queue, upTo: "v2 identity")
-            try queue.write { db in
+            try await queue.write { db in
                 try db.execute(sql: """
                     INSERT INTO request (kiosk_seq, idempotency_key, created_at, service, card_number, details, state, identity)
                     VALUES (1, '0190b7c4-5e6f-7a8b-9c0d-1e2f3a4b5c6d', '2026-01-15T10:00:00Z', 'senior_taxi', 'SKS0001', '{}', 'pending', 'unverified');

@@ -73,7 +73,7 @@ struct CardCountTests {
 
         // A delta: new chips, updates in place, a chip replaced (old revoked, new current), a chip whose UID
         // changed in place (the stale current chip is dropped), removals, and the removal of a chip never stored.
-        try replica.applyChanges([
+        try await replica.applyChanges([
             .upsert(try Self.card(22, uid: 1)),
             .upsert(try Self.card(23)),
             .upsert(try Self.card(2, uid: 1, status: .suspended)),
@@ -88,7 +88,7 @@ struct CardCountTests {
         try Self.expectExact(replica, 22)
         #expect(try replica.consistencyProblems().isEmpty)
         // The same page again: nothing changes.
-        try replica.applyChanges([.upsert(try Self.card(22, uid: 1)), .remove(try Self.card(5, uid: 1))], cursor: 11)
+        try await replica.applyChanges([.upsert(try Self.card(22, uid: 1)), .remove(try Self.card(5, uid: 1))], cursor: 11)
         try Self.expectExact(replica, 22)
 
         // A streamed snapshot that fails part-way, and one whose count is short: both roll back, count included.
@@ -102,9 +102,9 @@ struct CardCountTests {
             #expect(try replica.syncCursor() == 11)
         }
         // The load's own transaction put the count's triggers aside; the rollback brought them back.
-        try replica.applyChanges([.upsert(try Self.card(30, uid: 1))], cursor: 11)
+        try await replica.applyChanges([.upsert(try Self.card(30, uid: 1))], cursor: 11)
         try Self.expectExact(replica, 23)
-        try replica.applyChanges([.remove(try Self.card(30, uid: 1))], cursor: 11)
+        try await replica.applyChanges([.remove(try Self.card(30, uid: 1))], cursor: 11)
         try Self.expectExact(replica, 22)
 
         // A streamed snapshot that completes.
@@ -116,7 +116,7 @@ struct CardCountTests {
         #expect(try await writer.value.cards == 60)
         try Self.expectExact(replica, 60)
         // And after a load that committed, the triggers count again.
-        try replica.applyChanges([.upsert(try Self.card(30, uid: 1))], cursor: 14)
+        try await replica.applyChanges([.upsert(try Self.card(30, uid: 1))], cursor: 14)
         try Self.expectExact(replica, 61)
 
         // Re-opened, the count is still there and still right.
@@ -124,7 +124,7 @@ struct CardCountTests {
     }
 
     @Test("a replica from before the kept count gets it from the rows already there")
-    func migrationCountsExistingRows() throws {
+    func migrationCountsExistingRows() async throws {
         let dir = TempDir()
         let path = dir.file("replica.sqlite")
         do {
@@ -133,7 +133,7 @@ struct CardCountTests {
         }
         // Make the file as an older kioskd left it: no count, no triggers, no record of the migration.
         let queue = try DatabaseQueue(path: path)
-        try queue.write { db in
+        try await queue.write { db in
             try db.execute(sql: """
                 DROP TRIGGER card_count_insert; DROP TRIGGER card_count_delete; DROP TABLE card_count;
                 DELETE FROM grdb_migrations WHERE identifier LIKE 'v2 %';
@@ -143,7 +143,7 @@ struct CardCountTests {
         #expect(try Replica.inspect(path: path).cards == 7)
         let replica = try Replica(path: path)
         try Self.expectExact(replica, 7)
-        try replica.applyChanges([.upsert(try Self.card(8, uid: 3))], cursor: 2)
+        try await replica.applyChanges([.upsert(try Self.card(8, uid: 3))], cursor: 2)
         try Self.expectExact(replica, 8)
     }
 

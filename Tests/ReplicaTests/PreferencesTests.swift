@@ -17,13 +17,13 @@ struct PreferencesTests {
     }
 
     @Test("stored, read back after reopening, replaced, and forgotten; a number the replica lacks stores nothing")
-    func storeAndForget() throws {
+    func storeAndForget() async throws {
         let dir = TempDir()
         let path = dir.file("replica.sqlite")
         let number = try CardNumber(normalising: "SKS-0501")
         do {
             let replica = try Replica(path: path)
-            try replica.applyChanges([.upsert(try Self.card("SKS-0501", uid: "04A1102233440B"))], cursor: 1)
+            try await replica.applyChanges([.upsert(try Self.card("SKS-0501", uid: "04A1102233440B"))], cursor: 1)
             #expect(try replica.preferences(number: number) == nil)
             #expect(try replica.setPreferences(Self.uk, number: number))
             let stranger = try CardNumber(normalising: "SKS-0999")
@@ -42,21 +42,21 @@ struct PreferencesTests {
     }
 
     @Test("they stay while the card changes, and go when the registry removes it or a snapshot no longer has it")
-    func goneWithTheCard() throws {
+    func goneWithTheCard() async throws {
         let dir = TempDir()
         let replica = try Replica(path: dir.file("replica.sqlite"))
         let a = try Self.card("SKS-0501", uid: "04A1102233440B")
         let b = try Self.card("SKS-0502", uid: "04A1102233440C")
-        try replica.applyChanges([.upsert(a), .upsert(b)], cursor: 1)
+        try await replica.applyChanges([.upsert(a), .upsert(b)], cursor: 1)
         try replica.setPreferences(Self.uk, number: a.number)
         try replica.setPreferences(Self.uk, number: b.number)
 
         var suspended = a
         suspended.status = .suspended
-        try replica.applyChanges([.upsert(suspended)], cursor: 2)
+        try await replica.applyChanges([.upsert(suspended)], cursor: 2)
         #expect(try replica.preferences(number: a.number) == Self.uk)
 
-        try replica.applyChanges([.remove(a)], cursor: 3)
+        try await replica.applyChanges([.remove(a)], cursor: 3)
         #expect(try replica.preferences(number: a.number) == nil)
         #expect(try replica.preferences(number: b.number) == Self.uk)
 

@@ -83,6 +83,16 @@ enum ReplicaSchema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v4 indexes for removals") { db in
+            // Removing a chip (or a holder) must not read the whole registry: SQLite finds the chips that point at
+            // a removed chip (`replaced_by … ON DELETE SET NULL`) and a holder's chips (`ON DELETE CASCADE`, the
+            // orphan check) through these; without them every removal scanned every card (about 50 ms at
+            // 500,000 cards, half a second at 5 million). A one-time build on an existing replica.
+            try db.execute(sql: """
+                CREATE INDEX card_by_person ON card(person_id);
+                CREATE INDEX card_by_replacement ON card(replaced_by) WHERE replaced_by IS NOT NULL;
+                """)
+        }
         return migrator
     }
 

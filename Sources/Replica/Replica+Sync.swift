@@ -60,27 +60,54 @@ extension Replica {
     ///
     /// Async: the page is written on GRDB's writer queue while the calling task is suspended, never on a
     /// thread of Swift's cooperative pool.
+    ///
+    /// Two costs of a commit are left out of a feed page, for this transaction only: the wait for the disk
+    /// (`synchronous = NORMAL`: the replica is a copy of the central's registry, and a power cut can only take
+    /// back whole pages together with their cursor, which the next sync fetches again; requests live in the
+    /// outbox, whose commits stay synchronous; WAL mode keeps the file consistent either way), and the copy of
+    /// the WAL into the file, which waits for ``foldWAL()`` after the sync (or for a WAL of
+    /// ``feedCheckpointPages`` pages). Most of a page's time went into those two.
     public func applyChanges(_ changes: [SyncedChange], cursor: Int64, at now: Date = Date()) async throws(ReplicaError) {
         do {
-            try await pool.write { db in
-                var touchedPersons: Set<Int64> = []
-                var links: [(card: Int64, target: ChipUID)] = []
-                for change in changes {
-                    switch change {
-                    case .upsert(let card):
-                        if let link = try Self.upsert(card, db: db, touched: &touchedPersons) { links.append(link) }
-                    case .remove(let card):
-                        try Self.remove(card, db: db, touched: &touchedPersons)
-                    }
+            try await pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = \(Self.feedCheckpointPages)")
+                defer { try? db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000") }
+                try db.inTransaction(.immediate) {
+                    try Self.apply(changes, cursor: cursor, at: now, db: db)
+                    return .commit
                 }
-                try Self.resolve(links, db: db)
-                try Self.dropOrphans(touchedPersons, db: db)
-                try Self.dropOrphanPreferences(db: db)
-                try db.execute(sql: "UPDATE sync_state SET cursor = ?, last_sync_at = ? WHERE id = 1", arguments: [cursor, Replica.stamp(now)])
             }
         } catch {
             throw Replica.translate(error, path: path)
         }
+    }
+
+    /// The WAL a run of feed pages may grow to before a commit copies it into the file (4 KiB pages: 64 MiB).
+    public static let feedCheckpointPages = 16_384
+
+    /// Copies the WAL into the database file without blocking readers; the sync calls it after the feed's pages.
+    ///
+    /// Best effort: a reader still on an old snapshot leaves the rest to the next checkpoint.
+    public func foldWAL() async {
+        _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+    }
+
+    /// One feed page inside the caller's transaction.
+    static func apply(_ changes: [SyncedChange], cursor: Int64, at now: Date, db: Database) throws {
+        var touchedPersons: Set<Int64> = []
+        var links: [(card: Int64, target: ChipUID)] = []
+        for change in changes {
+            switch change {
+            case .upsert(let card):
+                if let link = try Self.upsert(card, db: db, touched: &touchedPersons) { links.append(link) }
+            case .remove(let card):
+                try Self.remove(card, db: db, touched: &touchedPersons)
+            }
+        }
+        try Self.resolve(links, db: db)
+        try Self.dropOrphans(touchedPersons, db: db)
+        try Self.dropOrphanPreferences(db: db)
+        try db.execute(sql: "UPDATE sync_state SET cursor = ?, last_sync_at = ? WHERE id = 1", arguments: [cursor, Replica.stamp(now)])
     }
 
     /// Replaces the whole registry with a snapshot taken at `cursor`, in one transaction.
@@ -257,21 +284,45 @@ extension Replica {
             """), arguments: [card.number.value, current])
     }
 
+    /// ``existingID(of:db:)`` with the stored row, in one lookup.
+    static func existingRow(of card: SyncedCard, db: Database) throws -> Row? {
+        let columns = "id, person_id, number, uid, technology, series, status, valid_from, valid_until, replaced_by"
+        if let uid = card.uid {
+            return try Row.fetchOne(db.cachedStatement(sql: "SELECT \(columns) FROM card WHERE uid = ?"), arguments: [Data(uid.bytes)])
+        }
+        let current = card.isCurrent && card.replacedByUID == nil
+        return try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT \(columns) FROM card WHERE number = ? AND uid IS NULL
+            AND ((status IN ('active','suspended')) = ?) ORDER BY id LIMIT 1
+            """), arguments: [card.number.value, current])
+    }
+
     /// Stores `card` with its holder and the holder's entitlements; returns a `replaced_by` link to resolve.
     static func upsert(_ card: SyncedCard, db: Database, touched: inout Set<Int64>) throws -> (card: Int64, target: ChipUID)? {
         // The holder, by the central's pseudonymous id.
+        // Rows are written only where they change: a feed page mostly touches rows scattered over the whole
+        // file, and every row rewritten is a page in the WAL and in the fsync.
         let personID: Int64
-        if let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM person WHERE ref = ?"), arguments: [card.personRef]) {
-            personID = id
-            try db.cachedStatement(sql: "UPDATE person SET display_name = ? WHERE id = ?").execute(arguments: [card.holderDisplayName, id])
+        if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, display_name FROM person WHERE ref = ?"), arguments: [card.personRef]) {
+            personID = row["id"]
+            if row["display_name"] as String? != card.holderDisplayName {
+                try db.cachedStatement(sql: "UPDATE person SET display_name = ? WHERE id = ?").execute(arguments: [card.holderDisplayName, personID])
+            }
         } else {
             try db.cachedStatement(sql: "INSERT INTO person (ref, display_name) VALUES (?, ?)").execute(arguments: [card.personRef, card.holderDisplayName])
             personID = db.lastInsertedRowID
         }
-        try db.cachedStatement(sql: "DELETE FROM entitlement WHERE person_id = ?").execute(arguments: [personID])
-        for e in card.entitlements {
-            try db.cachedStatement(sql: "INSERT INTO entitlement (person_id, kind, role, valid_from, valid_until) VALUES (?, ?, ?, ?, ?)")
-                .execute(arguments: [personID, e.kind.rawValue, e.role?.rawValue, e.validFrom.iso, e.validUntil?.iso])
+        let stored = try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT kind, role, valid_from, valid_until FROM entitlement WHERE person_id = ? ORDER BY id"),
+            arguments: [personID]
+        ).map { [$0["kind"] as String?, $0["role"] as String?, $0["valid_from"] as String?, $0["valid_until"] as String?] }
+        let wanted = card.entitlements.map { [$0.kind.rawValue, $0.role?.rawValue, $0.validFrom.iso, $0.validUntil?.iso] }
+        if stored != wanted {
+            try db.cachedStatement(sql: "DELETE FROM entitlement WHERE person_id = ?").execute(arguments: [personID])
+            for e in card.entitlements {
+                try db.cachedStatement(sql: "INSERT INTO entitlement (person_id, kind, role, valid_from, valid_until) VALUES (?, ?, ?, ?, ?)")
+                    .execute(arguments: [personID, e.kind.rawValue, e.role?.rawValue, e.validFrom.iso, e.validUntil?.iso])
+            }
         }
 
         return try upsertCard(card, personID: personID, db: db, touched: &touched)
@@ -281,17 +332,39 @@ extension Replica {
     static func upsertCard(_ card: SyncedCard, personID: Int64, db: Database, touched: inout Set<Int64>) throws -> (card: Int64, target: ChipUID)? {
         let uidData = card.uid.map { Data($0.bytes) }
         let cardID: Int64
-        if let id = try existingID(of: card, db: db) {
-            if let old = try Int64.fetchOne(db.cachedStatement(sql: "SELECT person_id FROM card WHERE id = ?"), arguments: [id]), old != personID {
-                touched.insert(old)
+        if let old = try existingRow(of: card, db: db) {
+            let id: Int64 = old["id"]
+            let oldPerson: Int64 = old["person_id"]
+            if oldPerson != personID { touched.insert(oldPerson) }
+            let oldText: [String?] = ["technology", "series", "status", "valid_from", "valid_until"].map { old[$0] as String? }
+            let oldLink: Int64? = old["replaced_by"]
+            if old["number"] as String? == card.number.value, old["uid"] as Data? == uidData {
+                // Same number and chip: the indexes on them stay untouched, and an unchanged row is not written at all.
+                let newText: [String?] = [card.technology.rawValue, card.series, card.status.rawValue, card.validFrom?.iso, card.validUntil?.iso]
+                // A link the card no longer has is cleared; one it still has is set again by `resolve`.
+                let same = oldText == newText && oldPerson == personID && (oldLink == nil || card.replacedByUID != nil)
+                if !same {
+                    try db.cachedStatement(sql: """
+                        UPDATE card SET technology = ?, series = ?, status = ?, valid_from = ?, valid_until = ?,
+                               replaced_by = NULL, person_id = ? WHERE id = ?
+                        """).execute(arguments: [
+                            card.technology.rawValue, card.series, card.status.rawValue,
+                            card.validFrom?.iso, card.validUntil?.iso, personID, id,
+                        ])
+                }
+                // It was already its number's one current chip: no other current chip of that number can be stored.
+                if CardStatus(rawValue: oldText[2] ?? "").map({ $0 == .active || $0 == .suspended }) == true, oldLink == nil {
+                    return card.replacedByUID.map { (id, $0) }
+                }
+            } else {
+                try db.cachedStatement(sql: """
+                    UPDATE card SET number = ?, uid = ?, technology = ?, series = ?, status = ?, valid_from = ?, valid_until = ?,
+                           replaced_by = NULL, person_id = ? WHERE id = ?
+                    """).execute(arguments: [
+                        card.number.value, uidData, card.technology.rawValue, card.series, card.status.rawValue,
+                        card.validFrom?.iso, card.validUntil?.iso, personID, id,
+                    ])
             }
-            try db.cachedStatement(sql: """
-                UPDATE card SET number = ?, uid = ?, technology = ?, series = ?, status = ?, valid_from = ?, valid_until = ?,
-                       replaced_by = NULL, person_id = ? WHERE id = ?
-                """).execute(arguments: [
-                    card.number.value, uidData, card.technology.rawValue, card.series, card.status.rawValue,
-                    card.validFrom?.iso, card.validUntil?.iso, personID, id,
-                ])
             cardID = id
         } else {
             try db.cachedStatement(sql: """

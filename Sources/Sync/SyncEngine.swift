@@ -88,6 +88,8 @@ public actor SyncEngine: SyncTrigger {
             }
             tracker.failed(error)
         }
+        // Feed pages leave their WAL to grow (see Replica.applyChanges); it goes into the file now, after the cursor.
+        if outcome.changesApplied > 0 { await replica.foldWAL() }
         outcome.cursor = try? replica.syncCursor()
         outcome.requestsPending = (try? await outbox.counts().pending) ?? 0
         outcome.catalogueVersion = catalog.catalogue.version
@@ -115,29 +117,49 @@ public actor SyncEngine: SyncTrigger {
     // MARK: Pull
 
     private func pull(_ outcome: inout SyncOutcome) async throws(SyncError) {
-        guard var cursor = try local({ () throws(ReplicaError) in try replica.syncCursor() }) else {
+        guard let cursor = try local({ () throws(ReplicaError) in try replica.syncCursor() }) else {
             try await bootstrap(&outcome)
             return
         }
+        do {
+            try await follow(from: cursor, &outcome)
+        } catch where error.code == .cursorExpired {
+            tracker.contacted()
+            logger.notice("the change feed no longer has this kiosk's cursor; bootstrapping again", metadata: ["cursor": "\(cursor)"])
+            try await bootstrap(&outcome)
+        }
+    }
+
+    /// Follows the change feed from `start` to its head, one checked page per replica transaction.
+    ///
+    /// The next page is already being fetched while the current one is written (the download and the
+    /// replica's fsync overlap); pages are still applied strictly in order, and a page fetched ahead of a
+    /// failure is dropped unapplied, so the replica's cursor only ever moves by complete pages.
+    private func follow(from start: Int64, _ outcome: inout SyncOutcome) async throws(SyncError) {
+        let central = self.central
+        let pageSize = self.pageSize
+        func fetch(after: Int64) -> Task<Result<CentralFeedPage, SyncError>, Never> {
+            Task {
+                do throws(SyncError) { return .success(try await central.changes(after: after, limit: pageSize)) } catch { return .failure(error) }
+            }
+        }
+        var next = fetch(after: start)
+        defer { next.cancel() }
         // A bound on pages per sync, so a central that always says "more" cannot keep us here forever.
         for _ in 0..<100_000 {
-            let page: CentralFeedPage
-            do {
-                page = try await central.changes(after: cursor, limit: pageSize)
-                tracker.contacted()
-            } catch where error.code == .cursorExpired {
-                tracker.contacted()
-                logger.notice("the change feed no longer has this kiosk's cursor; bootstrapping again", metadata: ["cursor": "\(cursor)"])
-                try await bootstrap(&outcome)
-                return
-            }
+            let page = try await withTaskCancellationHandler {
+                await next.value
+            } onCancel: { [next] in
+                next.cancel()
+            }.get()
+            tracker.contacted()
+            if page.hasMore { next = fetch(after: page.nextAfter) }
             // Request statuses and the catalogue first: if we stop before the replica commit, the page comes again
             // and is applied again (both are idempotent).
             _ = try await localAsync({ () async throws(OutboxError) in try await outbox.apply(page.statuses) })
             if let published = page.catalogue { try adopt(published, from: "feed") }
             try await localAsync({ () async throws(ReplicaError) in try await replica.applyChanges(page.changes, cursor: page.nextAfter) })
             outcome.changesApplied += page.count
-            cursor = page.nextAfter
             if !page.hasMore { return }
         }
     }
@@ -148,17 +170,7 @@ public actor SyncEngine: SyncTrigger {
         logger.notice("replica bootstrapped from the central's snapshot", metadata: ["cards": "\(summary.cards)", "seq": "\(summary.seq)"])
         // Continue from the snapshot's sequence so that nothing written meanwhile is missed.
         guard let cursor = try local({ () throws(ReplicaError) in try replica.syncCursor() }) else { return }
-        var after = cursor
-        for _ in 0..<100_000 {
-            let page = try await central.changes(after: after, limit: pageSize)
-            tracker.contacted()
-            _ = try await localAsync({ () async throws(OutboxError) in try await outbox.apply(page.statuses) })
-            if let published = page.catalogue { try adopt(published, from: "feed") }
-            try await localAsync({ () async throws(ReplicaError) in try await replica.applyChanges(page.changes, cursor: page.nextAfter) })
-            outcome.changesApplied += page.count
-            after = page.nextAfter
-            if !page.hasMore { return }
-        }
+        try await follow(from: cursor, &outcome)
     }
 
     /// Streams the central's snapshot into the replica: the download and parsing run here, the writes on the

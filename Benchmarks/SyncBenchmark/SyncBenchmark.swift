@@ -22,7 +22,8 @@ import Sync
 /// Prints one JSON object per line: `{"metric": …, "value": …, "unit": …}`.
 /// Environment: `BENCH_CARDS` (default 5000000), `BENCH_DIR` (default /tmp/cus-bench; the central's registry
 /// and the NDJSON are kept there between runs), `BENCH_BIN` (where `kioskd` and `cus-central` are; default:
-/// beside this program), `BENCH_TIMEOUT` (seconds, default 1800: the whole run stops by itself after it).
+/// beside this program), `BENCH_TIMEOUT` (seconds, default 1800: the whole run stops by itself after it), `BENCH_ONLY=delta`
+/// (the delta alone, again, on the replica the last full run left).
 @main
 struct SyncBenchmark {
     static func main() async throws {
@@ -43,6 +44,17 @@ struct SyncBenchmark {
             exit(2)
         }
         watchdog.start()
+
+        // BENCH_ONLY=delta: the delta alone, again, on the replica the last full run bootstrapped (each round
+        // writes other values, so nothing is skipped as unchanged).
+        if env["BENCH_ONLY"] == "delta" {
+            let replica = try Replica(path: dir + "/kioskd-sync-state/replica.sqlite")
+            let counter = dir + "/delta-round"
+            let round = (Int((try? String(contentsOfFile: counter, encoding: .utf8)) ?? "") ?? 0) + 1
+            try String(round).write(toFile: counter, atomically: true, encoding: .utf8)
+            try await deltaApply(replica: replica, cards: cards, round: round)
+            exit(0)
+        }
 
         let central = try await Central.start(bin: bin, dir: dir, cards: cards)
         defer { central.stop() }
@@ -197,15 +209,16 @@ struct SyncBenchmark {
 
     // MARK: 2. Delta
 
-    static func deltaApply(replica: Replica, cards: Int) async throws {
+    static func deltaApply(replica: Replica, cards: Int, round: Int = 0) async throws {
         let from = try CivilDate(iso: "2022-01-01")
         var changes: [SyncedChange] = []
         for k in 0..<10_000 {
             let i = (k &* 7919 &+ 13) % cards
             let card = SyncedCard(
                 number: Central.number(i), uid: Central.hasChip(i) ? Central.uid(i) : nil,
-                technology: Central.hasChip(i) ? .ntag215 : .printed, series: nil, status: k % 2 == 0 ? .suspended : .active,
-                validFrom: nil, validUntil: nil, replacedByUID: nil, holderDisplayName: "Osoba D.", personRef: Central.personRef(i),
+                technology: Central.hasChip(i) ? .ntag215 : .printed, series: nil, status: (k + round) % 2 == 0 ? .suspended : .active,
+                validFrom: nil, validUntil: nil, replacedByUID: nil, holderDisplayName: "Osoba \(round % 2 == 0 ? "D" : "E").",
+                personRef: Central.personRef(i),
                 entitlements: [Entitlement(kind: .senior60, role: nil, validFrom: from, validUntil: nil)]
             )
             changes.append(.upsert(card))
@@ -220,6 +233,28 @@ struct SyncBenchmark {
         let seconds = (clock.now - start).seconds
         emit("delta_10000_apply_time", seconds, "s")
         emit("delta_apply_rate", 10_000 / seconds, "changes/s")
+        // What the sync does after the new cursor: the WAL the pages left, copied into the file.
+        let foldStart = clock.now
+        await replica.foldWAL()
+        emit("delta_wal_fold_after_time", (clock.now - foldStart).seconds, "s")
+
+        // Chips the central withdrew (a removal takes the holder with it when it was their last card).
+        var removals: [SyncedChange] = []
+        for k in 0..<1_000 {
+            let i = (k &* 104_729 &+ 7) % cards
+            removals.append(.remove(SyncedCard(
+                number: Central.number(i), uid: Central.hasChip(i) ? Central.uid(i) : nil,
+                technology: Central.hasChip(i) ? .ntag215 : .printed, series: nil, status: .revoked,
+                validFrom: nil, validUntil: nil, replacedByUID: nil, holderDisplayName: "Osoba D.", personRef: Central.personRef(i),
+                entitlements: []
+            )))
+        }
+        let removeStart = clock.now
+        for page in stride(from: 0, to: removals.count, by: 500) {
+            try await replica.applyChanges(Array(removals[page..<min(page + 500, removals.count)]), cursor: cursor)
+        }
+        let removeSeconds = (clock.now - removeStart).seconds
+        emit("delta_1000_removals_time", removeSeconds, "s")
     }
 
     // MARK: 3. Outbox

@@ -171,6 +171,18 @@ struct ReplicaBenchmark {
             request.httpBody = Data("{\"number\":\"\(number((i * 7919) % (cards * 2)).value)\"}".utf8)
             _ = try await URLSession.shared.data(for: request)
         }
+        // The status page on this replica (it shows the card count, kept by the replica, never counted per call).
+        if let statusURL = URL(string: "http://\(address)/api/v1/status") {
+            var samples: [Double] = []
+            for _ in 0..<1000 {
+                let start = ContinuousClock.now
+                _ = try await URLSession.shared.data(from: statusURL)
+                samples.append((ContinuousClock.now - start).seconds * 1_000_000)
+            }
+            samples.sort()
+            emit("kioskd_status_http_p50", samples[samples.count / 2], "us")
+            emit("kioskd_status_http_p99", samples[Int(Double(samples.count) * 0.99)], "us")
+        }
         let status = (try? String(contentsOfFile: "/proc/\(p.processIdentifier)/status", encoding: .utf8)) ?? ""
         for (field, metric) in [("VmRSS", "kioskd_rss"), ("VmHWM", "kioskd_rss_peak")] {
             if let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),

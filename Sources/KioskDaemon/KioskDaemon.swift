@@ -66,10 +66,11 @@ public struct KioskDaemon: Sendable {
         }
         defer { withExtendedLifetime(stateLock) {} }
         for warning in config.warnings { logger.warning("\(warning)") }
-        let replica = try Replica(path: config.replicaPath)
+        // Lookups are answered while the replica's integrity check runs; writes wait for it, and a damaged
+        // file stops kioskd (ReplicaIntegrityWatch below). A file that needs a migration is checked first.
+        let replica = try Replica(path: config.replicaPath, integrity: .inBackground)
         let stats = try replica.stats(detailed: false)
         logger.info("replica open", metadata: ["cards": "\(stats.cards)", "path": "\(config.replicaPath)"])
-        // systemd's watchdog runs during start-up too: a long integrity check of a big replica is progress.
         try? notifier.watchdog()
 
         let (metrics, registry) = Self.makeMetrics()
@@ -152,7 +153,8 @@ public struct KioskDaemon: Sendable {
         var groupConfiguration = ServiceGroupConfiguration(
             // Shut down in reverse: open event streams end first, so the server's graceful
             // shutdown does not wait for screens that would never disconnect.
-            services: [.init(service: housekeeping), .init(service: reader)] + syncServices + [
+            services: [.init(service: ReplicaIntegrityWatch(replica: replica, logger: logger)), .init(service: housekeeping), .init(service: reader)]
+                + syncServices + [
                 .init(service: app),
                 .init(service: EventStreamCloser(hub: hub)),
                 // Last: told first at shutdown, so systemd hears STOPPING=1 at once.
@@ -215,6 +217,22 @@ public struct KioskDaemon: Sendable {
 }
 
 /// Ends open event streams when shutdown starts, so screens do not hold the server open.
+/// Stops kioskd when the replica's integrity check, run while lookups are served, finds the file damaged.
+struct ReplicaIntegrityWatch: Service {
+    let replica: Replica
+    let logger: Logger
+    func run() async throws {
+        do {
+            try await replica.integrityVerified()
+        } catch {
+            logger.critical("the replica failed its integrity check; stopping", metadata: ["error": "\(error.description)"])
+            throw error
+        }
+        logger.info("replica integrity check passed")
+        try? await gracefulShutdown()
+    }
+}
+
 struct EventStreamCloser: Service {
     let hub: EventHub
     func run() async throws {

@@ -29,6 +29,7 @@ extension Replica {
         var refused: [RowError] = []
         var report = ImportReport(cards: 0, entitlements: 0, refused: [])
         do {
+            try integrity.allowWrites(path: path)
             try pool.write { db in
                 let groups = RegistryChip.groupByCard(rows)
                 for (done, (number, group)) in groups.enumerated() {

@@ -25,6 +25,7 @@ extension Replica {
     @discardableResult
     public func setPreferences(_ preferences: ScreenPreferences, number: CardNumber, at now: Date = Date()) throws(ReplicaError) -> Bool {
         do {
+            try integrity.allowWrites(path: path)
             return try pool.write { db in
                 guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM card WHERE number = ?)", arguments: [number.value]) == true else {
                     return false
@@ -48,6 +49,7 @@ extension Replica {
     @discardableResult
     public func forgetPreferences(number: CardNumber) throws(ReplicaError) -> Bool {
         do {
+            try integrity.allowWrites(path: path)
             return try pool.write { db in
                 try db.execute(sql: "DELETE FROM preference WHERE number = ?", arguments: [number.value])
                 return db.changesCount > 0

@@ -61,17 +61,16 @@ extension Replica {
     /// Async: the page is written on GRDB's writer queue while the calling task is suspended, never on a
     /// thread of Swift's cooperative pool.
     ///
-    /// Two costs of a commit are left out of a feed page, for this transaction only: the wait for the disk
-    /// (`synchronous = NORMAL`: the replica is a copy of the central's registry, and a power cut can only take
-    /// back whole pages together with their cursor, which the next sync fetches again; requests live in the
-    /// outbox, whose commits stay synchronous; WAL mode keeps the file consistent either way), and the copy of
-    /// the WAL into the file, which waits for ``foldWAL()`` after the sync (or for a WAL of
-    /// ``feedCheckpointPages`` pages). Most of a page's time went into those two.
+    /// The copy of the WAL into the file is left out of a feed page's commit: it waits for ``foldWAL()`` after
+    /// the sync (or for a WAL of ``feedCheckpointPages`` pages). Half a page's time went into that copy and its
+    /// fsync. (The replica's commits never wait for the disk, see ``openWritable(path:)``: a power cut can only
+    /// take back whole pages together with their cursor, which the next sync fetches again.)
     public func applyChanges(_ changes: [SyncedChange], cursor: Int64, at now: Date = Date()) async throws(ReplicaError) {
+        try await integrityVerified()
         do {
             try await pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = \(Self.feedCheckpointPages)")
-                defer { try? db.execute(sql: "PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000") }
+                try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.feedCheckpointPages)")
+                defer { try? db.execute(sql: "PRAGMA wal_autocheckpoint = 1000") }
                 try db.inTransaction(.immediate) {
                     try Self.apply(changes, cursor: cursor, at: now, db: db)
                     return .commit
@@ -89,6 +88,7 @@ extension Replica {
     ///
     /// Best effort: a reader still on an old snapshot leaves the rest to the next checkpoint.
     public func foldWAL() async {
+        guard (try? await integrityVerified()) != nil else { return }
         _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
     }
 
@@ -115,6 +115,7 @@ extension Replica {
     /// Readers (the check path) see the old replica until the commit, then the new one: never a half replica.
     public func replaceAll(with cards: [SyncedCard], cursor: Int64, at now: Date = Date()) throws(ReplicaError) {
         do {
+            try integrity.allowWrites(path: path)
             try pool.write { db in
                 try Self.dropCardCountTriggers(db)
                 try db.execute(sql: "DELETE FROM card; DELETE FROM entitlement; DELETE FROM person;")
@@ -166,6 +167,7 @@ extension Replica {
         let path = self.path
         defer { feed.stop() }
         do {
+            try await integrityVerified()
             let summary = try await pool.write { db -> SnapshotSummary in
                 defer { feed.stop() }
                 try db.execute(sql: "PRAGMA cache_size = -\(Self.bootstrapCacheKiB)")

@@ -14,10 +14,16 @@ import StateFiles
 public final class Replica: Sendable {
     /// The database file.
     public let path: String
-    let pool: DatabasePool
+    /// The connections: read-only while an integrity check runs in the background, then the writable pool.
+    private let connections: ReplicaConnections
+    var pool: DatabasePool { connections.pool }
+    /// Whether writes may go on (see ``IntegrityCheck``).
+    let integrity: IntegrityGate
 
     /// Opens the replica at `path`, creating it if (and only if) no file is there, and migrates it.
-    public init(path: String) throws(ReplicaError) {
+    ///
+    /// - Parameter integrity: when an existing file's `PRAGMA quick_check` runs; before opening unless told.
+    public init(path: String, integrity check: IntegrityCheck = .beforeOpening) throws(ReplicaError) {
         self.path = path
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
@@ -25,14 +31,50 @@ public final class Replica: Sendable {
         if isDirectory.boolValue {
             throw ReplicaError(code: .io, path: path, detail: "it is a directory")
         }
+        var checkLater = false
         if exists {
             try Replica.checkHeader(path)
-            // Check read-only first: opening a pool writes (WAL set-up), and nothing may be
-            // written to a file that turns out to be damaged or someone else's.
-            try Replica.verify(path: path)
+            // Check read-only first: opening a pool for writing writes (GRDB's WAL set-up), and nothing may
+            // be written to a file that turns out to be damaged or someone else's. A current replica (nothing
+            // to migrate) may instead be read through read-only connections while the check runs.
+            if check == .inBackground, try Replica.isCurrentReplica(path: path) {
+                checkLater = true
+            } else {
+                try Replica.verify(path: path)
+            }
         }
         // Created (or kept) 0600: SQLite gives the WAL and shared-memory files the same mode.
         do { try StateFiles.prepareFile(path) } catch { throw ReplicaError(code: .io, path: path, detail: error.problem) }
+        guard checkLater else {
+            connections = ReplicaConnections(try Replica.openWritable(path: path))
+            integrity = IntegrityGate()
+            return
+        }
+        var readOnly = Replica.configuration()
+        readOnly.readonly = true
+        do {
+            connections = ReplicaConnections(try DatabasePool(path: path, configuration: readOnly))
+        } catch {
+            throw Replica.translate(error, path: path)
+        }
+        let gate = IntegrityGate(pending: ())
+        integrity = gate
+        let connections = self.connections
+        // Off Swift's cooperative pool: the check reads the whole file.
+        DispatchQueue.global(qos: .utility).async {
+            do {
+                try Replica.verify(path: path)
+                let writable = try Replica.openWritable(path: path)
+                connections.replace(with: writable)
+                gate.finish(nil)
+            } catch {
+                gate.finish(Replica.translate(error, path: path))
+            }
+        }
+    }
+
+    /// The connections' settings.
+    private static func configuration() -> Configuration {
         var config = Configuration()
         config.label = "replica"
         config.busyMode = .timeout(5)
@@ -44,12 +86,16 @@ public final class Replica: Sendable {
             // (`card_count`, see ReplicaSchema) stays exact whatever statement writes the cards.
             try db.execute(sql: "PRAGMA recursive_triggers = ON")
         }
+        return config
+    }
+
+    /// Opens the writable pool and migrates the file (a file written by a newer kioskd is refused).
+    private static func openWritable(path: String) throws(ReplicaError) -> DatabasePool {
         do {
-            pool = try DatabasePool(path: path, configuration: config)
-        } catch {
-            throw Replica.translate(error, path: path)
-        }
-        do {
+            // GRDB puts the writer in WAL mode with `synchronous = NORMAL`: a commit does not wait for the disk.
+            // The replica is a copy of the central's registry: a power cut may take back the last commits (a feed
+            // page with its cursor, fetched again), never leave a torn file. Requests live in the outbox.
+            let pool = try DatabasePool(path: path, configuration: configuration())
             let migrator = ReplicaSchema.migrator
             let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
             let known = Set(migrator.migrations)
@@ -57,10 +103,37 @@ public final class Replica: Sendable {
                 throw ReplicaError(code: .tooNew, path: path, detail: "unknown migration \"\(unknown)\"")
             }
             try migrator.migrate(pool)
-        } catch let error as ReplicaError {
-            throw error
+            return pool
         } catch {
             throw Replica.translate(error, path: path)
+        }
+    }
+
+    /// Waits for the integrity check of ``IntegrityCheck/inBackground`` (returns at once otherwise).
+    ///
+    /// - Throws: ``ReplicaError`` `.corrupt` (or the SQLite error) when the file is damaged; every write then fails too.
+    public func integrityVerified() async throws(ReplicaError) {
+        if let failure = await integrity.outcome() { throw failure }
+    }
+
+    /// Whether `path` is a kiosk replica with every migration this kioskd knows applied and no other
+    /// (read-only, without the integrity check): opening such a file writes nothing.
+    private static func isCurrentReplica(path: String) throws(ReplicaError) -> Bool {
+        var config = Configuration()
+        config.readonly = true
+        config.label = "replica-peek"
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            defer { try? queue.close() }
+            return try queue.read { db in
+                guard try Int32.fetchOne(db, sql: "PRAGMA application_id") == ReplicaSchema.applicationID,
+                      try db.tableExists("grdb_migrations")
+                else { return false }
+                let applied = Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
+                return applied == Set(ReplicaSchema.migrator.migrations)
+            }
+        } catch {
+            throw translate(error, path: path)
         }
     }
 

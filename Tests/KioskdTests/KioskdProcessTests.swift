@@ -104,6 +104,32 @@ struct KioskdProcessTests {
         #expect(!FileManager.default.fileExists(atPath: state + "/http.addr"))
     }
 
+    @Test("a replica damaged in the middle: kioskd stops with a message once its integrity check finds it, and the file is left as it was")
+    func stopsOnDamagedReplica() async throws {
+        let dir = TempDir()
+        let state = dir.file("state")
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        var csv = "card_number,uid,entitlement,role,first_name,last_name,valid_from,valid_until,status\n"
+        for i in 0..<20_000 { csv += "SKS-\(100_000 + i),,senior60,,Jan,Kowalski,2022-01-01,,active\n" }
+        let imported = try await run(binary("kioskctl"), ["replica", "import", try dir.write("big.csv", csv)], environment: ["KIOSK_STATE_DIR": state])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let path = state + "/replica.sqlite"
+        #expect(((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0) == 0)
+        var bytes = try #require(FileManager.default.contents(atPath: path))
+        let middle = bytes.count / 2 / 4096 * 4096
+        for i in middle..<(middle + 8192) { bytes[i] = 0xA5 }
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        // A kioskd that does not stop by itself is killed by timeout (exit 124) and fails the test.
+        let r = try await run("/usr/bin/timeout", ["60", binary("kioskd")], environment: [
+            "KIOSK_STATE_DIR": state, "KIOSK_HTTP_ADDR": "127.0.0.1:0", "KIOSK_NFC_DEVICE": "none",
+        ])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("is corrupt"))
+        #expect(r.stderr.contains("move the file aside"))
+        #expect(FileManager.default.contents(atPath: path) == bytes)
+    }
+
     @Test("kioskctl replica import reports bad rows with line numbers, imports the good ones, and says so in its exit code")
     func importErrors() async throws {
         let dir = TempDir()

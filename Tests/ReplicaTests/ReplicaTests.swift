@@ -150,6 +150,54 @@ struct ReplicaTests {
         #expect(after == bytes, "first differing byte at \(String(describing: firstDiff)), sizes \(after.count) vs \(bytes.count)")
     }
 
+    @Test("checked in the background: lookups are answered at once, a damaged file fails the check and every write, and is left as it was")
+    func backgroundIntegrityCheck() async throws {
+        let dir = TempDir()
+        let path = dir.file("replica.sqlite")
+        do {
+            let replica = try Replica(path: path)
+            var csv = header
+            for i in 0..<20_000 { csv += "SKS-\(100_000 + i),,senior60,,Jan,Kowalski,2022-01-01,,active\n" }
+            _ = try replica.importRegistry(try parse(csv).rows)
+        }
+        _ = try Replica(path: path)  // folds the WAL in
+        let number = try CardNumber(normalising: "SKS-100001")
+
+        // Intact: the check passes and writes go on.
+        do {
+            let replica = try Replica(path: path, integrity: .inBackground)
+            try await replica.integrityVerified()
+            #expect(try replica.setPreferences(ScreenPreferences(language: .uk, largeText: true, speech: false), number: number))
+            #expect(try replica.forgetPreferences(number: number))
+        }
+        _ = try Replica(path: path)
+
+        // Bytes overwritten in the middle of the card table.
+        var bytes = try #require(FileManager.default.contents(atPath: path))
+        let middle = bytes.count / 2 / 4096 * 4096
+        for i in middle..<(middle + 8192) { bytes[i] = 0xA5 }
+        try bytes.write(to: URL(fileURLWithPath: path))
+        for s in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) }
+
+        let replica = try Replica(path: path, integrity: .inBackground)
+        _ = try? replica.card(number: number)
+        await #expect(throws: ReplicaError.self) { try await replica.integrityVerified() }
+        do {
+            try await replica.integrityVerified()
+        } catch {
+            #expect(error.code == .corrupt)
+        }
+        #expect(throws: ReplicaError.self) {
+            try replica.setPreferences(ScreenPreferences(language: .uk, largeText: true, speech: false), number: number)
+        }
+        await #expect(throws: ReplicaError.self) { try await replica.applyChanges([], cursor: 7) }
+        #expect(throws: ReplicaError.self) { try replica.importRegistry(try parse(header + "SKS-999999,,senior60,,Jan,Kowalski,2022-01-01,,active\n").rows) }
+        await replica.foldWAL()
+        #expect(FileManager.default.contents(atPath: path) == bytes)
+        // Opened the usual way, the same file is refused outright.
+        #expect(throws: ReplicaError.self) { _ = try Replica(path: path) }
+    }
+
     @Test("another application's SQLite file is refused")
     func foreignDatabase() throws {
         let dir = TempDir()

@@ -53,7 +53,7 @@ struct BootstrapLoadTests {
             let fifth = try await rawHTTP(port: port, "GET /v1/registry/snapshot", token: h.kioskB, timeout: 20)
             #expect(fifth.status == 503, "\(fifth.text.prefix(300))")
             #expect(fifth.text.lowercased().contains("retry-after: 2"), "\(fifth.text.prefix(300))")
-            #expect(fifth.elapsed < .seconds(10))
+            #expect(fifth.elapsed < bound, "a fifth snapshot waited \(fifth.elapsed) for a slot")
 
             // The downloads were still going all along: the test measured what it claims to.
             #expect(readers.allSatisfy { !$0.finished }, "a snapshot finished too soon; make the registry bigger")

@@ -154,7 +154,7 @@ struct ReplicaBenchmark {
         env["KIOSK_LOG_LEVEL"] = "info"
         p.environment = env
         let logPath = state + "/kioskd.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         p.standardError = FileHandle(forWritingAtPath: logPath)
         let startedAt = ContinuousClock.now
         try p.run()

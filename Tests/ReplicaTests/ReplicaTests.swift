@@ -121,16 +121,19 @@ struct ReplicaTests {
         #expect(FileManager.default.contents(atPath: path) == junk)
     }
 
+    /// A replica at `path` holding `count` chipless senior cards `SKS-<first + i>`, closed.
+    static func makeReplica(_ path: String, cards count: Int, first: Int) throws {
+        let replica = try Replica(path: path)
+        var csv = header
+        for i in 0..<count { csv += "SKS-\(first + i),,senior60,,Jan,Kowalski,2022-01-01,,active\n" }
+        _ = try replica.importRegistry(try parse(csv).rows)
+    }
+
     @Test("a corrupt database is refused, not recreated")
     func corruptDatabase() throws {
         let dir = TempDir()
         let path = dir.file("replica.sqlite")
-        do {
-            let replica = try Replica(path: path)
-            var csv = header
-            for i in 0..<2000 { csv += "SKS-\(10000 + i),,senior60,,Jan,Kowalski,2022-01-01,,active\n" }
-            _ = try replica.importRegistry(try parse(csv).rows)
-        }
+        try Self.makeReplica(path, cards: 2000, first: 10_000)
         // Fold the WAL in, then scribble over pages in the middle of the file.
         _ = try Replica(path: path)
         var bytes = try #require(FileManager.default.contents(atPath: path))
@@ -154,12 +157,7 @@ struct ReplicaTests {
     func backgroundIntegrityCheck() async throws {
         let dir = TempDir()
         let path = dir.file("replica.sqlite")
-        do {
-            let replica = try Replica(path: path)
-            var csv = header
-            for i in 0..<20_000 { csv += "SKS-\(100_000 + i),,senior60,,Jan,Kowalski,2022-01-01,,active\n" }
-            _ = try replica.importRegistry(try parse(csv).rows)
-        }
+        try Self.makeReplica(path, cards: 20_000, first: 100_000)
         _ = try Replica(path: path)  // folds the WAL in
         let number = try CardNumber(normalising: "SKS-100001")
 

@@ -274,19 +274,8 @@ extension Replica {
 
     // MARK: Applying one chip
 
-    /// The stored chip this synced chip is: same UID; for printed cards, the printed chip of the same number and currency.
-    static func existingID(of card: SyncedCard, db: Database) throws -> Int64? {
-        if let uid = card.uid {
-            return try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM card WHERE uid = ?"), arguments: [Data(uid.bytes)])
-        }
-        let current = card.isCurrent && card.replacedByUID == nil
-        return try Int64.fetchOne(db.cachedStatement(sql: """
-            SELECT id FROM card WHERE number = ? AND uid IS NULL
-            AND ((status IN ('active','suspended')) = ?) ORDER BY id LIMIT 1
-            """), arguments: [card.number.value, current])
-    }
-
-    /// ``existingID(of:db:)`` with the stored row, in one lookup.
+    /// The stored chip this synced chip is, as a row: same UID; for printed cards, the printed chip of the same
+    /// number and currency.
     static func existingRow(of card: SyncedCard, db: Database) throws -> Row? {
         let columns = "id, person_id, number, uid, technology, series, status, valid_from, valid_until, replaced_by"
         if let uid = card.uid {
@@ -339,6 +328,7 @@ extension Replica {
             let oldPerson: Int64 = old["person_id"]
             if oldPerson != personID { touched.insert(oldPerson) }
             let oldText: [String?] = ["technology", "series", "status", "valid_from", "valid_until"].map { old[$0] as String? }
+            let oldStatus = CardStatus(rawValue: old["status"] ?? "")
             let oldLink: Int64? = old["replaced_by"]
             if old["number"] as String? == card.number.value, old["uid"] as Data? == uidData {
                 // Same number and chip: the indexes on them stay untouched, and an unchanged row is not written at all.
@@ -355,7 +345,7 @@ extension Replica {
                         ])
                 }
                 // It was already its number's one current chip: no other current chip of that number can be stored.
-                if CardStatus(rawValue: oldText[2] ?? "").map({ $0 == .active || $0 == .suspended }) == true, oldLink == nil {
+                if oldStatus == .active || oldStatus == .suspended, oldLink == nil {
                     return card.replacedByUID.map { (id, $0) }
                 }
             } else {
@@ -422,11 +412,9 @@ extension Replica {
     }
 
     static func remove(_ card: SyncedCard, db: Database, touched: inout Set<Int64>) throws {
-        guard let id = try existingID(of: card, db: db) else { return }
-        if let person = try Int64.fetchOne(db.cachedStatement(sql: "SELECT person_id FROM card WHERE id = ?"), arguments: [id]) {
-            touched.insert(person)
-        }
-        try db.cachedStatement(sql: "DELETE FROM card WHERE id = ?").execute(arguments: [id])
+        guard let old = try existingRow(of: card, db: db) else { return }
+        touched.insert(old["person_id"])
+        try db.cachedStatement(sql: "DELETE FROM card WHERE id = ?").execute(arguments: [old["id"] as Int64])
     }
 
     /// Points old chips at their replacements, once both are stored.

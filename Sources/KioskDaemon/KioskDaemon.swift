@@ -216,7 +216,6 @@ public struct KioskDaemon: Sendable {
     }
 }
 
-/// Ends open event streams when shutdown starts, so screens do not hold the server open.
 /// Stops kioskd when the replica's integrity check, run while lookups are served, finds the file damaged.
 struct ReplicaIntegrityWatch: Service {
     let replica: Replica
@@ -233,6 +232,7 @@ struct ReplicaIntegrityWatch: Service {
     }
 }
 
+/// Ends open event streams when shutdown starts, so screens do not hold the server open.
 struct EventStreamCloser: Service {
     let hub: EventHub
     func run() async throws {

@@ -119,19 +119,24 @@ public final class Replica: Sendable {
     /// Whether `path` is a kiosk replica with every migration this kioskd knows applied and no other
     /// (read-only, without the integrity check): opening such a file writes nothing.
     private static func isCurrentReplica(path: String) throws(ReplicaError) -> Bool {
+        try readOnly(path: path, label: "replica-peek") { db in
+            guard try Int32.fetchOne(db, sql: "PRAGMA application_id") == ReplicaSchema.applicationID,
+                  try db.tableExists("grdb_migrations")
+            else { return false }
+            let applied = Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
+            return applied == Set(ReplicaSchema.migrator.migrations)
+        }
+    }
+
+    /// Runs `body` on a read-only connection of its own to `path`, closed afterwards: nothing is written to the file.
+    private static func readOnly<T>(path: String, label: String, _ body: (Database) throws -> T) throws(ReplicaError) -> T {
         var config = Configuration()
         config.readonly = true
-        config.label = "replica-peek"
+        config.label = label
         do {
             let queue = try DatabaseQueue(path: path, configuration: config)
             defer { try? queue.close() }
-            return try queue.read { db in
-                guard try Int32.fetchOne(db, sql: "PRAGMA application_id") == ReplicaSchema.applicationID,
-                      try db.tableExists("grdb_migrations")
-                else { return false }
-                let applied = Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
-                return applied == Set(ReplicaSchema.migrator.migrations)
-            }
+            return try queue.read(body)
         } catch {
             throw translate(error, path: path)
         }
@@ -173,37 +178,26 @@ public final class Replica: Sendable {
     /// Checks, without writing, that an existing file is an intact kiosk replica.
     @discardableResult
     private static func verify(path: String) throws(ReplicaError) -> Inspection {
-        var config = Configuration()
-        config.readonly = true
-        config.label = "replica-check"
-        do {
-            let queue = try DatabaseQueue(path: path, configuration: config)
-            defer { try? queue.close() }
-            return try queue.read { db in
-                let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
-                // An empty database: nothing to lose.
-                if tables.isEmpty && appID == 0 { return Inspection(cards: 0) }
-                if appID != ReplicaSchema.applicationID {
-                    throw ReplicaError(code: .foreign, path: path, detail: "application_id \(appID), tables \(tables.prefix(5).joined(separator: ", "))")
-                }
-                let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
-                if check != ["ok"] {
-                    throw ReplicaError(code: .corrupt, path: path, detail: check.prefix(3).joined(separator: "; "))
-                }
-                guard tables.contains("sync_state"), tables.contains("card") else { return Inspection(cards: 0) }
-                let state = try Row.fetchOne(db, sql: "SELECT last_sync_at, last_import_at FROM sync_state WHERE id = 1")
-                // The kept count when the file has it (one row), a count of the rows only on a file not yet migrated to it.
-                let countSQL = tables.contains("card_count") ? "SELECT n FROM card_count WHERE id = 1" : "SELECT count(*) FROM card"
-                return Inspection(
-                    cards: try Int.fetchOne(db, sql: countSQL) ?? 0,
-                    lastSyncAt: date(state?["last_sync_at"]), lastImportAt: date(state?["last_import_at"])
-                )
+        try readOnly(path: path, label: "replica-check") { db in
+            let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+            // An empty database: nothing to lose.
+            if tables.isEmpty && appID == 0 { return Inspection(cards: 0) }
+            if appID != ReplicaSchema.applicationID {
+                throw ReplicaError(code: .foreign, path: path, detail: "application_id \(appID), tables \(tables.prefix(5).joined(separator: ", "))")
             }
-        } catch let error as ReplicaError {
-            throw error
-        } catch {
-            throw translate(error, path: path)
+            let check = try String.fetchAll(db, sql: "PRAGMA quick_check")
+            if check != ["ok"] {
+                throw ReplicaError(code: .corrupt, path: path, detail: check.prefix(3).joined(separator: "; "))
+            }
+            guard tables.contains("sync_state"), tables.contains("card") else { return Inspection(cards: 0) }
+            let state = try Row.fetchOne(db, sql: "SELECT last_sync_at, last_import_at FROM sync_state WHERE id = 1")
+            // The kept count when the file has it (one row), a count of the rows only on a file not yet migrated to it.
+            let countSQL = tables.contains("card_count") ? "SELECT n FROM card_count WHERE id = 1" : "SELECT count(*) FROM card"
+            return Inspection(
+                cards: try Int.fetchOne(db, sql: countSQL) ?? 0,
+                lastSyncAt: date(state?["last_sync_at"]), lastImportAt: date(state?["last_import_at"])
+            )
         }
     }
 

@@ -65,6 +65,8 @@ final class PostgresBackend: SQLBackend {
         return try await gate.with { _ in
             try await pool.withConnection { connection in
                 let wrapped = PostgresSQLConnection(connection: connection, logger: logger)
+                // One statement sees one snapshot by itself (READ COMMITTED takes one per statement).
+                if kind == .statement { return try await body(StatementConnection(wrapped)) }
                 try await wrapped.execute(kind == .write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 do {
                     let result = try await body(wrapped)
@@ -101,21 +103,25 @@ struct PostgresSQLConnection: SQLConnection {
         }
         let rows = try await connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings), logger: logger)
         var out: [SQLRow] = []
+        var columns: SQLColumns?
         for try await row in rows {
-            var values: [String: SQLValue] = [:]
+            let names = columns ?? SQLColumns(row.map(\.columnName))
+            columns = names
+            var cells: [SQLValue] = []
+            cells.reserveCapacity(names.names.count)
             for cell in row {
                 guard cell.bytes != nil else {
-                    values[cell.columnName] = .null
+                    cells.append(.null)
                     continue
                 }
                 switch cell.dataType {
-                case .int2, .int4, .int8: values[cell.columnName] = .int(try cell.decode(Int64.self))
-                case .float4, .float8: values[cell.columnName] = .real(try cell.decode(Double.self))
-                case .bool: values[cell.columnName] = .int(try cell.decode(Bool.self) ? 1 : 0)
-                default: values[cell.columnName] = .text(try cell.decode(String.self))
+                case .int2, .int4, .int8: cells.append(.int(try cell.decode(Int64.self)))
+                case .float4, .float8: cells.append(.real(try cell.decode(Double.self)))
+                case .bool: cells.append(.int(try cell.decode(Bool.self) ? 1 : 0))
+                default: cells.append(.text(try cell.decode(String.self)))
                 }
             }
-            out.append(SQLRow(values: values))
+            out.append(SQLRow(columns: names, cells: cells))
         }
         return out
     }

@@ -79,7 +79,7 @@ extension RelationalCentralStore {
     func authenticate(token: String) async throws(CentralStoreError) -> Principal? {
         guard (8...200).contains(token.utf8.count) else { return nil }
         let hash = Self.hash(token: token)
-        return try await run(.read) { db -> Principal? in
+        return try await run(.statement) { db -> Principal? in
             guard let row = try await db.one(
                 "SELECT id, kind, name, number FROM principal WHERE token_hash = ? AND revoked_at_ms IS NULL", [.text(hash)]
             ), let kind = Principal.Kind(rawValue: try row.text("kind")) else { return nil }

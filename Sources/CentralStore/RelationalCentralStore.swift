@@ -427,8 +427,8 @@ final class RelationalCentralStore: CentralStore {
                     INSERT INTO card (number, uid, technology, series, status, valid_from, valid_until, person_id)
                     VALUES (?, ?, ?, ?, 'active', ?, ?, ?) RETURNING id
                     """, [.text(number.value), uid.map { .text($0.hex) } ?? .null, .text(replacement.technology.rawValue),
-                          replacement.series.map { .text($0) } ?? .null, current.values["valid_from"] ?? .null,
-                          current.values["valid_until"] ?? .null, .text(try current.text("person_id"))]) else {
+                          replacement.series.map { .text($0) } ?? .null, current["valid_from"] ?? .null,
+                          current["valid_until"] ?? .null, .text(try current.text("person_id"))]) else {
                     throw CentralStoreError.corrupt("INSERT returned no id")
                 }
                 try await db.execute("UPDATE card SET status = ?, replaced_by = ? WHERE id = ?", [
@@ -445,32 +445,40 @@ final class RelationalCentralStore: CentralStore {
 
     func storedChanges(after: Int64, limit: Int, kioskID: Int64) async throws(CentralStoreError) -> StoredFeedPage {
         let limit = min(max(limit, 1), 1000)
-        return try await run(.read) { db in
-            guard let state = try await db.one("SELECT last_seq, pruned_through FROM feed_state WHERE id = 1") else {
-                throw CentralStoreError.corrupt("the feed_state row is missing")
-            }
-            let head = try state.int("last_seq")
-            let pruned = try state.int("pruned_through")
-            if after < pruned {
-                throw CentralStoreError(.cursorExpired, "changes up to \(pruned) were pruned; bootstrap again from GET /v1/registry/snapshot")
-            }
-            if after > head {
-                throw CentralStoreError(.cursorExpired, "the cursor \(after) is ahead of this central (\(head)); bootstrap again from GET /v1/registry/snapshot")
-            }
-            // Keyset paging on the sequence's index: each page starts where the last ended, however far in.
-            let rows = try await db.query("""
-                SELECT seq, op, payload FROM registry_change
-                WHERE seq > ? AND (kiosk_id IS NULL OR kiosk_id = ?) ORDER BY seq LIMIT ?
+        // One statement (one round trip, one point in time): the feed's head and pruning mark, then the page,
+        // by keyset paging on the sequence's index, so each page starts where the last ended, however far in.
+        let rows = try await run(.statement) { db in
+            try await db.query("""
+                SELECT 1 AS part, last_seq AS seq, pruned_through, NULL AS op, NULL AS payload FROM feed_state WHERE id = 1
+                UNION ALL
+                SELECT 2, seq, NULL, op, payload FROM (
+                    SELECT seq, op, payload FROM registry_change
+                    WHERE seq > ? AND (kiosk_id IS NULL OR kiosk_id = ?) ORDER BY seq LIMIT ?
+                ) AS page
                 """, [.int(after), .int(kioskID), .int(Int64(limit + 1))])
-            var entries: [StoredFeedPage.Entry] = []
-            entries.reserveCapacity(min(rows.count, limit))
-            for row in rows.prefix(limit) {
-                guard let op = ChangeOp(rawValue: try row.text("op")) else { throw CentralStoreError.corrupt("unknown feed op") }
-                entries.append(.init(seq: try row.int("seq"), op: op, payload: try row.text("payload")))
-            }
-            let hasMore = rows.count > limit
-            return StoredFeedPage(entries: entries, nextAfter: hasMore ? (entries.last?.seq ?? after) : head, hasMore: hasMore)
         }
+        guard let state = rows.first(where: { $0.optionalInt("part") == 1 }) else {
+            throw CentralStoreError.corrupt("the feed_state row is missing")
+        }
+        let head = try state.int("seq")
+        let pruned = try state.int("pruned_through")
+        if after < pruned {
+            throw CentralStoreError(.cursorExpired, "changes up to \(pruned) were pruned; bootstrap again from GET /v1/registry/snapshot")
+        }
+        if after > head {
+            throw CentralStoreError(.cursorExpired, "the cursor \(after) is ahead of this central (\(head)); bootstrap again from GET /v1/registry/snapshot")
+        }
+        var page: [StoredFeedPage.Entry] = []
+        page.reserveCapacity(min(rows.count, limit + 1))
+        for row in rows where row.optionalInt("part") == 2 {
+            guard let op = ChangeOp(rawValue: try row.text("op")) else { throw CentralStoreError.corrupt("unknown feed op") }
+            page.append(.init(seq: try row.int("seq"), op: op, payload: try row.text("payload")))
+        }
+        // A UNION ALL keeps no order of its own: the page is put back in sequence order.
+        page.sort { $0.seq < $1.seq }
+        let hasMore = page.count > limit
+        let entries = Array(page.prefix(limit))
+        return StoredFeedPage(entries: entries, nextAfter: hasMore ? (entries.last?.seq ?? after) : head, hasMore: hasMore)
     }
 
     func snapshot(pageSize: Int, _ consume: (SnapshotPart) async throws -> Void) async throws {

@@ -12,33 +12,53 @@ enum SQLValue: Sendable, Equatable {
     var text: String? { if case .text(let v) = self { v } else { nil } }
 }
 
+/// The column names of one statement's result, shared by all its rows.
+final class SQLColumns: Sendable {
+    let names: [String]
+
+    init(_ names: [String]) { self.names = names }
+
+    /// The position of `name` (a result has a handful of columns: a scan beats hashing).
+    func index(of name: String) -> Int? { names.firstIndex(of: name) }
+}
+
 /// One result row, by column name.
 struct SQLRow: Sendable {
-    var values: [String: SQLValue]
+    let columns: SQLColumns
+    let cells: [SQLValue]
+
+    /// The value in `column`, or `nil` when the result has no such column.
+    subscript(_ column: String) -> SQLValue? {
+        columns.index(of: column).map { cells[$0] }
+    }
 
     /// The integer in `column`.
     func int(_ column: String) throws(CentralStoreError) -> Int64 {
-        guard let v = values[column]?.int else { throw .corrupt("column \(column) is not an integer") }
+        guard let v = self[column]?.int else { throw .corrupt("column \(column) is not an integer") }
         return v
     }
 
     /// The integer in `column`, or `nil` for NULL.
-    func optionalInt(_ column: String) -> Int64? { values[column]?.int }
+    func optionalInt(_ column: String) -> Int64? { self[column]?.int }
 
     /// The text in `column`.
     func text(_ column: String) throws(CentralStoreError) -> String {
-        guard let v = values[column]?.text else { throw .corrupt("column \(column) is not text") }
+        guard let v = self[column]?.text else { throw .corrupt("column \(column) is not text") }
         return v
     }
 
     /// The text in `column`, or `nil` for NULL.
-    func optionalText(_ column: String) -> String? { values[column]?.text }
+    func optionalText(_ column: String) -> String? { self[column]?.text }
 }
 
 /// What a transaction may do; decides locking, isolation and which connections it uses.
 enum SQLTransactionKind: Sendable {
     /// Reads at one consistent point in time.
     case read
+    /// One read statement, consistent by itself: runs without a transaction of its own (one round trip
+    /// on PostgreSQL instead of three, one hop to an SQLite connection instead of three). The body must
+    /// run exactly one statement; a second is refused (``StatementConnection``).
+    case statement
     /// A long read at one consistent point in time (a registry snapshot streamed to a slow kiosk):
     /// runs on connections of its own, so that token checks, feed pages and writes never queue behind it.
     case snapshot
@@ -55,6 +75,21 @@ enum SQLDialect: Sendable {
 protocol SQLConnection {
     /// Runs one statement and returns its rows (none for statements without results).
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
+}
+
+/// The connection a ``SQLTransactionKind/statement`` body gets: it runs one statement, and refuses a second,
+/// which would not see the same point in time as the first.
+final class StatementConnection: SQLConnection {
+    private let connection: any SQLConnection
+    private var used = false
+
+    init(_ connection: any SQLConnection) { self.connection = connection }
+
+    func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
+        guard !used else { throw CentralStoreError.corrupt("a second statement in a single-statement read (a bug: use a read transaction)") }
+        used = true
+        return try await connection.query(sql, binds)
+    }
 }
 
 extension SQLConnection {

@@ -79,11 +79,13 @@ final class SQLiteBackend: SQLBackend {
     func transaction<T>(_ kind: SQLTransactionKind, _ body: (any SQLConnection) async throws -> T) async throws -> T {
         let pool = switch kind {
         case .write: writer
-        case .read: readers
+        case .read, .statement: readers
         case .snapshot: snapshotReaders
         }
         return try await pool.with { queue in
             let connection = SQLiteConnection(queue: queue)
+            // A single statement is atomic by itself in SQLite's autocommit mode.
+            if kind == .statement { return try await body(StatementConnection(connection)) }
             try await connection.execute(kind == .write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
             do {
                 let result = try await body(connection)
@@ -121,20 +123,24 @@ struct SQLiteConnection: SQLConnection {
                 case .text(let v): v.databaseValue
                 }
             })
-            let rows = try Row.fetchAll(statement, arguments: arguments)
-            return rows.map { row in
-                var values: [String: SQLValue] = [:]
-                for (name, dbValue) in row {
-                    switch dbValue.storage {
-                    case .null: values[name] = .null
-                    case .int64(let v): values[name] = .int(v)
-                    case .double(let v): values[name] = .real(v)
-                    case .string(let v): values[name] = .text(v)
-                    case .blob(let d): values[name] = .text(String(decoding: d, as: UTF8.self))
+            let columns = SQLColumns(statement.columnNames)
+            var rows: [SQLRow] = []
+            let cursor = try Row.fetchCursor(statement, arguments: arguments)
+            while let row = try cursor.next() {
+                var cells: [SQLValue] = []
+                cells.reserveCapacity(columns.names.count)
+                for index in 0..<columns.names.count {
+                    switch (row[index] as DatabaseValue).storage {
+                    case .null: cells.append(.null)
+                    case .int64(let v): cells.append(.int(v))
+                    case .double(let v): cells.append(.real(v))
+                    case .string(let v): cells.append(.text(v))
+                    case .blob(let d): cells.append(.text(String(decoding: d, as: UTF8.self)))
                     }
                 }
-                return SQLRow(values: values)
+                rows.append(SQLRow(columns: columns, cells: cells))
             }
+            return rows
         }
     }
 }

@@ -4,11 +4,14 @@ import CentralWire
 import Foundation
 import Logging
 import RegistryCSV
+import Synchronization
 
 /// ``CentralStore`` over any ``SQLBackend``: the one implementation of the central's rules.
 final class RelationalCentralStore: CentralStore {
     let backend: any SQLBackend
     let logger: Logger
+    /// The newest catalogue version decoded so far (see ``newestCatalogue(_:)``).
+    let decodedCatalogue = Mutex<Catalogue?>(nil)
 
     init(backend: any SQLBackend, logger: Logger) {
         self.backend = backend

@@ -18,6 +18,12 @@ let package = Package(
         .executable(name: "kioskctl", targets: ["kioskctl"]),
         .executable(name: "pn532-emulator", targets: ["pn532-emulator"]),
         .executable(name: "cus-central", targets: ["cus-central"]),
+        // For the benchmarks' package (Benchmarks/Package.swift) only: not a stable library interface.
+        .library(name: "CNFC", targets: ["CNFC"]),
+        .library(
+            name: "CusKioskModules",
+            targets: ["CardModel", "CardCheck", "CardFormat", "CardReader", "PN532Emulator", "Replica", "RegistryCSV", "KioskCore", "Outbox", "Sync"]
+        ),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
@@ -243,38 +249,6 @@ let package = Package(
                 "PN532Emulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: swiftSettings
-        ),
-
-        // MARK: Benchmarks (built with the package, never run by the tests)
-        .executableTarget(
-            name: "ReplicaBenchmark",
-            dependencies: [
-                "CardModel", "CardCheck", "Replica", "RegistryCSV", "KioskCore",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/ReplicaBenchmark",
-            swiftSettings: swiftSettings
-        ),
-
-        .executableTarget(
-            name: "TapBenchmark",
-            dependencies: [
-                "CNFC", "CardModel", "CardFormat", "CardReader", "PN532Emulator", "Replica", "KioskCore",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/TapBenchmark",
-            swiftSettings: swiftSettings
-        ),
-
-        .executableTarget(
-            name: "SyncBenchmark",
-            dependencies: [
-                "CardModel", "Replica", "Outbox", "KioskCore", "Sync",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/SyncBenchmark",
             swiftSettings: swiftSettings
         ),
 

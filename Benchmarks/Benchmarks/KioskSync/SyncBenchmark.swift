@@ -1,3 +1,4 @@
+import BenchmarkSupport
 import CardModel
 import Foundation
 #if canImport(FoundationNetworking)
@@ -19,22 +20,33 @@ import Sync
 /// 2. A 10,000-change delta applied to that replica, in feed pages of 500.
 /// 3. 10,000 queued requests drained from an outbox to the central.
 ///
-/// Prints one JSON object per line: `{"metric": …, "value": …, "unit": …}`.
 /// Environment: `BENCH_CARDS` (default 5000000), `BENCH_DIR` (default /tmp/cus-bench; the central's registry
 /// and the NDJSON are kept there between runs), `BENCH_BIN` (where `kioskd` and `cus-central` are; default:
-/// beside this program), `BENCH_TIMEOUT` (seconds, default 1800: the whole run stops by itself after it), `BENCH_ONLY=delta`
-/// (the delta alone, again, on the replica the last full run left).
-@main
-struct SyncBenchmark {
-    static func main() async throws {
+/// the root package's .build/release), `BENCH_TIMEOUT` (seconds, default 1800: the whole run stops by itself after it),
+/// `BENCH_ONLY=delta` (the delta alone, again, on the replica the last full run left).
+enum SyncBenchmark {
+    /// Every figure ``run()`` emits.
+    static let figures: [Figure] = [
+        Figure("central_registry_build_time", "s"),
+        Figure("bootstrap_cards", "cards"), Figure("bootstrap_swift_time", "s"),
+        Figure("bootstrap_kioskd_rss_peak_sampled", "MiB"), Figure("bootstrap_kioskd_rss_hwm", "MiB"),
+        Figure("bootstrap_download_size", "MiB"), Figure("bootstrap_plain_ndjson_size", "MiB"),
+        Figure("bootstrap_swift_rate", "cards/s", largerIsBetter: true),
+        Figure("bootstrap_python_sqlite3_time", "s"), Figure("bootstrap_python_sqlite3_rate", "cards/s", largerIsBetter: true),
+        Figure("bootstrap_swift_vs_python", "x", largerIsBetter: true),
+        Figure("delta_10000_apply_time", "s"), Figure("delta_apply_rate", "changes/s", largerIsBetter: true),
+        Figure("delta_wal_fold_after_time", "s"), Figure("delta_1000_removals_time", "s"),
+        Figure("outbox_10000_drain_time", "s"), Figure("outbox_drain_rate", "requests/s", largerIsBetter: true),
+        Figure("outbox_delivered", "requests", largerIsBetter: true), Figure("outbox_quarantined", "requests"),
+        Figure("outbox_left_pending", "requests"),
+    ]
+
+    static func run() async throws {
         let env = ProcessInfo.processInfo.environment
-        let cards = Int(env["BENCH_CARDS"] ?? "") ?? 5_000_000
+        let cards = setting("BENCH_CARDS", 5_000_000)
         let dir = env["BENCH_DIR"] ?? "/tmp/cus-bench"
-        let bin = env["BENCH_BIN"] ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let limit = Double(env["BENCH_TIMEOUT"] ?? "") ?? 1800
-        for tool in ["kioskd", "cus-central"] where !FileManager.default.isExecutableFile(atPath: bin + "/" + tool) {
-            throw BenchmarkError("\(bin)/\(tool) not found: build it (swift build -c release --product \(tool)) or set BENCH_BIN")
-        }
+        let bin = try requireBinaries(["kioskd", "cus-central"])
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // Bounded in time: whatever happens, the run ends.
         let watchdog = Thread {
@@ -53,7 +65,7 @@ struct SyncBenchmark {
             let round = (Int((try? String(contentsOfFile: counter, encoding: .utf8)) ?? "") ?? 0) + 1
             try String(round).write(toFile: counter, atomically: true, encoding: .utf8)
             try await deltaApply(replica: replica, cards: cards, round: round)
-            exit(0)
+            return
         }
 
         let central = try await Central.start(bin: bin, dir: dir, cards: cards)
@@ -68,6 +80,8 @@ struct SyncBenchmark {
 
         // 1b. The same rows through Python's sqlite3.
         let ndjson = try central.plainSnapshot(token: token)
+        emit("bootstrap_download_size", Double(try central.snapshotDownloadBytes(token: token)) / 1_048_576, "MiB")
+        emit("bootstrap_plain_ndjson_size", Double((try FileManager.default.attributesOfItem(atPath: ndjson)[.size] as? Int) ?? 0) / 1_048_576, "MiB")
         let pySeconds = try pythonInsert(ndjson: ndjson, dir: dir)
         emit("bootstrap_swift_rate", Double(cards) / swiftSeconds, "cards/s")
         emit("bootstrap_python_sqlite3_time", pySeconds, "s")
@@ -81,7 +95,6 @@ struct SyncBenchmark {
         // 3. Drain 10,000 requests to the central.
         try await outboxDrain(replica: replica, dir: dir, central: central.url, token: central.enrol())
         Children.killAll()
-        exit(0)
     }
 
     // MARK: 1. Bootstrap
@@ -158,7 +171,7 @@ struct SyncBenchmark {
         try (schema.joined(separator: ";\n") + ";\n").write(toFile: schemaFile, atomically: true, encoding: .utf8)
         let script = dir + "/python-insert.py"
         try pythonScript.write(toFile: script, atomically: true, encoding: .utf8)
-        let r = try run("/usr/bin/python3", [script, ndjson, target, schemaFile])
+        let r = try runTool("/usr/bin/python3", [script, ndjson, target, schemaFile])
         guard r.status == 0, let seconds = Double(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw BenchmarkError("python3 failed: \(r.stderr.suffix(1000))")
         }
@@ -282,11 +295,6 @@ struct SyncBenchmark {
         emit("outbox_quarantined", Double(outcome.requestsQuarantined), "requests")
         emit("outbox_left_pending", Double(try await outbox.counts().pending), "requests")
     }
-
-    static func emit(_ metric: String, _ value: Double, _ unit: String) {
-        let rounded = (value * 1000).rounded() / 1000
-        FileHandle.standardOutput.write(Data("{\"metric\":\"\(metric)\",\"value\":\(rounded),\"unit\":\"\(unit)\"}\n".utf8))
-    }
 }
 
 /// A `cus-central serve` on 127.0.0.1 with an N-card registry, prepared once and kept under BENCH_DIR.
@@ -326,7 +334,7 @@ struct Central {
 
     /// A new kiosk token (a new kiosk each time).
     func enrol() throws -> String {
-        let r = try run(bin + "/cus-central", ["kiosk", "add", "bench-\(UUID().uuidString.prefix(8).lowercased())", "--database", database])
+        let r = try runTool(bin + "/cus-central", ["kiosk", "add", "bench-\(UUID().uuidString.prefix(8).lowercased())", "--database", database])
         guard r.status == 0 else { throw BenchmarkError("cus-central kiosk add: \(r.stderr)") }
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -335,10 +343,20 @@ struct Central {
     func plainSnapshot(token: String) throws -> String {
         let file = dir + "/snapshot-\(cards).ndjson"
         if FileManager.default.fileExists(atPath: file) { return file }
-        let r = try run("/bin/sh", ["-c", "curl -sf -H \"Authorization: Bearer $TOKEN\" \"$URL/v1/registry/snapshot\" | gzip -dc > \"$OUT.tmp\" && mv \"$OUT.tmp\" \"$OUT\""],
+        let r = try runTool("/bin/sh", ["-c", "curl -sf -H \"Authorization: Bearer $TOKEN\" \"$URL/v1/registry/snapshot\" | gzip -dc > \"$OUT.tmp\" && mv \"$OUT.tmp\" \"$OUT\""],
                         environment: ["TOKEN": token, "URL": url, "OUT": file])
         guard r.status == 0 else { throw BenchmarkError("downloading the snapshot failed: \(r.stderr)") }
         return file
+    }
+
+    /// The bytes a kiosk downloads for the snapshot (gzip NDJSON, as the central sends it).
+    func snapshotDownloadBytes(token: String) throws -> Int {
+        let r = try runTool("/bin/sh", ["-c", "curl -sf -H \"Authorization: Bearer $TOKEN\" -o /dev/null -w '%{size_download}' \"$URL/v1/registry/snapshot\""],
+                        environment: ["TOKEN": token, "URL": url])
+        guard r.status == 0, let bytes = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw BenchmarkError("downloading the snapshot failed: \(r.stderr)")
+        }
+        return bytes
     }
 
     // MARK: The registry
@@ -367,7 +385,7 @@ struct Central {
     static func build(bin: String, path: String, cards: Int) throws {
         let tmp = path + ".building"
         for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: tmp + s) }
-        let r = try run(bin + "/cus-central", ["kiosk", "add", "bench-setup", "--database", "sqlite:" + tmp])
+        let r = try runTool(bin + "/cus-central", ["kiosk", "add", "bench-setup", "--database", "sqlite:" + tmp])
         guard r.status == 0 else { throw BenchmarkError("cus-central could not create its database: \(r.stderr)") }
         let clock = ContinuousClock()
         let start = clock.now
@@ -410,7 +428,7 @@ struct Central {
         try queue.close()
         for s in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: tmp + s) }
         try FileManager.default.moveItem(atPath: tmp, toPath: path)
-        SyncBenchmark.emit("central_registry_build_time", (clock.now - start).seconds, "s")
+        emit("central_registry_build_time", (clock.now - start).seconds, "s")
     }
 }
 
@@ -428,7 +446,7 @@ struct Finished {
     var stderr: String
 }
 
-func run(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Finished {
+func runTool(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Finished {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: program)
     p.arguments = arguments
@@ -442,13 +460,4 @@ func run(_ program: String, _ arguments: [String], environment: [String: String]
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return Finished(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
-
-struct BenchmarkError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

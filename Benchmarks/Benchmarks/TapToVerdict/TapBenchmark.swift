@@ -1,3 +1,4 @@
+import BenchmarkSupport
 import CardFormat
 import CardModel
 import CardReader
@@ -15,13 +16,18 @@ import Synchronization
 /// Each tap: wait a random 50–450 ms, place the card, time until (kiosk) the verdict event is
 /// published, or (baseline) the card's NDEF pages are read; remove the card.
 /// Environment: `BENCH_TAPS` (1000), `BENCH_LATENCY_MS` (per-command emulator latency, 5).
-/// Prints one JSON object per line.
-@main
-struct TapBenchmark {
-    static func main() async throws {
-        let env = ProcessInfo.processInfo.environment
-        let taps = Int(env["BENCH_TAPS"] ?? "") ?? 1000
-        let latency = Int(env["BENCH_LATENCY_MS"] ?? "") ?? 5
+enum TapBenchmark {
+    /// Every figure ``run()`` emits.
+    static let figures: [Figure] = [
+        Figure("emulator_command_latency", "ms"), Figure("taps", "taps"),
+        Figure("baseline_libnfc_samples", "taps"), Figure("kiosk_tap_to_verdict_samples", "taps"),
+    ] + ["baseline_libnfc", "kiosk_tap_to_verdict"].flatMap { name in
+        ["p50", "p99", "mean"].map { Figure("\(name)_\($0)", "us") }
+    } + ["ratio_p50", "ratio_p99", "ratio_mean"].map { Figure($0, "x") }
+
+    static func run() async throws {
+        let taps = setting("BENCH_TAPS", 1000)
+        let latency = setting("BENCH_LATENCY_MS", 5)
         setenv("LIBNFC_LOG_LEVEL", "0", 1)
         let dir = NSTemporaryDirectory() + "cus-tapbench-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -49,9 +55,9 @@ struct TapBenchmark {
         emit("baseline_libnfc_samples", Double(baseline.count), "taps")
         emit("kiosk_tap_to_verdict_samples", Double(kiosk.count), "taps")
         for (name, samples) in [("baseline_libnfc", baseline), ("kiosk_tap_to_verdict", kiosk)] {
-            emit("\(name)_p50", percentile(samples, 0.5), "ms")
-            emit("\(name)_p99", percentile(samples, 0.99), "ms")
-            emit("\(name)_mean", samples.reduce(0, +) / Double(samples.count), "ms")
+            emit("\(name)_p50", percentile(samples, 0.5) * 1000, "us")
+            emit("\(name)_p99", percentile(samples, 0.99) * 1000, "us")
+            emit("\(name)_mean", samples.reduce(0, +) / Double(samples.count) * 1000, "us")
         }
         emit("ratio_p50", percentile(kiosk, 0.5) / percentile(baseline, 0.5), "x")
         emit("ratio_p99", percentile(kiosk, 0.99) / percentile(baseline, 0.99), "x")
@@ -167,9 +173,5 @@ struct TapBenchmark {
         guard !samples.isEmpty else { return .nan }
         let sorted = samples.sorted()
         return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-    }
-
-    static func emit(_ metric: String, _ value: Double, _ unit: String) {
-        print("{\"metric\":\"\(metric)\",\"value\":\(((value * 1000).rounded() / 1000)),\"unit\":\"\(unit)\"}")
     }
 }

@@ -1,3 +1,4 @@
+import BenchmarkSupport
 import CardCheck
 import CardModel
 import Foundation
@@ -11,24 +12,38 @@ import Replica
 
 /// Builds a large replica and measures the check path, the file size and kioskd's memory.
 ///
-/// Prints one JSON object per line: `{"metric": …, "value": …, "unit": …}`.
 /// Environment: `BENCH_CARDS` (default 5000000), `BENCH_DIR` (default /tmp/cus-bench; the
 /// replica is reused when it already holds the right number of cards), `BENCH_LOOKUPS`
-/// (default 20000 per kind), `BENCH_KIOSKD` (path of kioskd for the memory figure).
-@main
-struct ReplicaBenchmark {
-    static func main() async throws {
-        let env = ProcessInfo.processInfo.environment
-        let cards = Int(env["BENCH_CARDS"] ?? "") ?? 5_000_000
-        let lookups = Int(env["BENCH_LOOKUPS"] ?? "") ?? 20_000
-        let dir = env["BENCH_DIR"] ?? "/tmp/cus-bench"
+/// (default 20000 per kind), `BENCH_BIN` (where kioskd is, for the daemon's figures).
+enum ReplicaBenchmark {
+    static let checks = ["check_uid_hit", "check_uid_miss", "check_number_hit", "check_number_miss", "checkpoint_uid_hit", "checkpoint_number_miss"]
+
+    /// Every figure ``run()`` emits.
+    static let figures: [Figure] = [
+        Figure("replica_build_time", "s"), Figure("replica_build_rate", "cards/s", largerIsBetter: true),
+        Figure("replica_cards", "cards"), Figure("replica_file_size", "MiB"), Figure("replica_bytes_per_card", "B"),
+    ] + checks.flatMap { check in ["p50", "p99", "max"].map { Figure("\(check)_\($0)", "us") } } + [
+        Figure("kioskd_startup", "s"), Figure("kioskd_integrity_check_done", "s"),
+        Figure("kioskd_status_http_p50", "us"), Figure("kioskd_status_http_p99", "us"),
+        Figure("kioskd_rss", "MiB"), Figure("kioskd_rss_peak", "MiB"),
+    ]
+
+    /// The benchmark's replica of `BENCH_CARDS` cards under `BENCH_DIR`, built on the first run.
+    static func replica() throws -> (replica: Replica, path: String, dir: String, cards: Int) {
+        let cards = setting("BENCH_CARDS", 5_000_000)
+        let dir = ProcessInfo.processInfo.environment["BENCH_DIR"] ?? "/tmp/cus-bench"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = "\(dir)/replica-\(cards).sqlite"
-
         var replica = try Replica(path: path)
         if try replica.stats(detailed: false).cards != cards {
             replica = try build(path: path, cards: cards)
         }
+        return (replica, path, dir, cards)
+    }
+
+    static func run() async throws {
+        let lookups = setting("BENCH_LOOKUPS", 20_000)
+        let (replica, path, dir, cards) = try replica()
         let size = ["", "-wal"].compactMap { try? FileManager.default.attributesOfItem(atPath: path + $0)[.size] as? Int }.reduce(0, +)
         emit("replica_cards", Double(cards), "cards")
         emit("replica_file_size", Double(size) / 1_048_576, "MiB")
@@ -85,9 +100,8 @@ struct ReplicaBenchmark {
             await checkpoint.check(.typed(number(cards + Int.random(in: 0..<cards, using: &rng))), source: .check)
         }
 
-        if let kioskd = env["BENCH_KIOSKD"] ?? defaultKioskd() {
-            try await daemonMemory(kioskd: kioskd, replicaDir: dir, replicaPath: path, cards: cards)
-        }
+        let bin = try requireBinaries(["kioskd"])
+        try await daemonMemory(kioskd: bin + "/kioskd", replicaDir: dir, replicaPath: path, cards: cards)
     }
 
     static func uid(_ i: Int) -> ChipUID {
@@ -132,11 +146,6 @@ struct ReplicaBenchmark {
         emit("replica_build_time", seconds, "s")
         emit("replica_build_rate", Double(cards) / seconds, "cards/s")
         return replica
-    }
-
-    static func defaultKioskd() -> String? {
-        let path = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kioskd").path
-        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }
 
     /// Starts kioskd on the big replica, sends it checks over HTTP, and reads its resident memory.
@@ -199,18 +208,4 @@ struct ReplicaBenchmark {
             }
         }
     }
-
-    static func emit(_ metric: String, _ value: Double, _ unit: String) {
-        let rounded = (value * 1000).rounded() / 1000
-        print("{\"metric\":\"\(metric)\",\"value\":\(rounded),\"unit\":\"\(unit)\"}")
-    }
-}
-
-struct BenchmarkError: Error, CustomStringConvertible {
-    var description: String
-    init(_ d: String) { description = d }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

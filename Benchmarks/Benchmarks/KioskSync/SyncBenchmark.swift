@@ -10,6 +10,7 @@ import Logging
 import Outbox
 import Replica
 import Sync
+import Synchronization
 
 /// Measures the kiosk's sync paths against a real `cus-central` on 127.0.0.1.
 ///
@@ -434,10 +435,9 @@ struct Central {
 
 /// Child processes, ended when the run ends or its time runs out.
 enum Children {
-    nonisolated(unsafe) static var pids: [Int32] = []
-    static let lock = NSLock()
-    static func add(_ p: Process) { lock.withLock { pids.append(p.processIdentifier) } }
-    static func killAll() { lock.withLock { for pid in pids { kill(pid, SIGKILL) } } }
+    static let pids = Mutex<[Int32]>([])
+    static func add(_ p: Process) { pids.withLock { $0.append(p.processIdentifier) } }
+    static func killAll() { pids.withLock { for pid in $0 { kill(pid, SIGKILL) } } }
 }
 
 struct Finished {

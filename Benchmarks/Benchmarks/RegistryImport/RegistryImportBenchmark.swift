@@ -43,7 +43,12 @@ enum RegistryImportBenchmark {
         // The same freshly migrated file for both.
         let fresh = work + "/fresh.db"
         try cli(bin, ["kiosk", "add", "bench", "--database", "sqlite:" + fresh])
-        for copy in ["swift.db", "python.db"] { try FileManager.default.copyItem(atPath: fresh, toPath: work + "/" + copy) }
+        // The file and its WAL (what the migration wrote may not be checkpointed into the file yet).
+        for copy in ["swift.db", "python.db"] {
+            for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: fresh + suffix) {
+                try FileManager.default.copyItem(atPath: fresh + suffix, toPath: work + "/" + copy + suffix)
+            }
+        }
 
         let clock = ContinuousClock()
         var start = clock.now

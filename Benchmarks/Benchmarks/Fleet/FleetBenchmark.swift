@@ -216,20 +216,7 @@ struct Central: Sendable {
     /// Runs an admin command; its standard output (a token, for `add`).
     @discardableResult
     func cli(_ arguments: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin + "/cus-central")
-        p.arguments = arguments + ["--database", database]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw BenchmarkError("cus-central \(arguments.prefix(2).joined(separator: " ")): \(String(decoding: e, as: UTF8.self).suffix(500))")
-        }
-        return String(decoding: o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try runChecked(bin + "/cus-central", arguments + ["--database", database])
     }
 
     func serve(work: String) async throws -> Process {

@@ -440,24 +440,7 @@ enum Children {
     static func killAll() { pids.withLock { for pid in $0 { kill(pid, SIGKILL) } } }
 }
 
-struct Finished {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
+/// Runs `program` to its end; the process is ended with the others if the run's time runs out.
 func runTool(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Finished {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: program)
-    p.arguments = arguments
-    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    Children.add(p)
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return Finished(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    try runProgram(program, arguments, environment: environment, started: Children.add)
 }

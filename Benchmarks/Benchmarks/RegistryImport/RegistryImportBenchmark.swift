@@ -42,7 +42,7 @@ enum RegistryImportBenchmark {
 
         // The same freshly migrated file for both.
         let fresh = work + "/fresh.db"
-        try cli(bin, ["kiosk", "add", "bench", "--database", "sqlite:" + fresh])
+        try runChecked(bin + "/cus-central", ["kiosk", "add", "bench", "--database", "sqlite:" + fresh])
         // The file and its WAL (what the migration wrote may not be checkpointed into the file yet).
         for copy in ["swift.db", "python.db"] {
             for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: fresh + suffix) {
@@ -52,14 +52,14 @@ enum RegistryImportBenchmark {
 
         let clock = ContinuousClock()
         var start = clock.now
-        try cli(bin, ["registry", "import", csvPath, "--database", "sqlite:" + work + "/swift.db"])
+        try runChecked(bin + "/cus-central", ["registry", "import", csvPath, "--database", "sqlite:" + work + "/swift.db"])
         let swiftSeconds = (clock.now - start).seconds
         emit("import_sqlite_time", swiftSeconds, "s")
         emit("import_sqlite_rate", Double(rows) / swiftSeconds, "rows/s")
 
         let script = work + "/import.py"
         try pythonScript.write(toFile: script, atomically: true, encoding: .utf8)
-        let python = try cli("/usr/bin/python3", [script, csvPath, work + "/python.db"], prefix: false)
+        let python = try runChecked("/usr/bin/python3", [script, csvPath, work + "/python.db"])
         guard let pythonSeconds = Double(python) else { throw BenchmarkError("python3 printed \(python)") }
         emit("import_python_sqlite3_time", pythonSeconds, "s")
         emit("import_python_sqlite3_rate", Double(rows) / pythonSeconds, "rows/s")
@@ -67,32 +67,13 @@ enum RegistryImportBenchmark {
 
         if let url = ProcessInfo.processInfo.environment["BENCH_DATABASE"], url.hasPrefix("postgres") {
             let database = url + (url.contains("?") ? "&" : "?") + "schema=import_\(getpid())"
-            try cli(bin, ["kiosk", "add", "bench", "--database", database])
+            try runChecked(bin + "/cus-central", ["kiosk", "add", "bench", "--database", database])
             start = clock.now
-            try cli(bin, ["registry", "import", csvPath, "--database", database])
+            try runChecked(bin + "/cus-central", ["registry", "import", csvPath, "--database", database])
             let seconds = (clock.now - start).seconds
             emit("import_postgres_time", seconds, "s")
             emit("import_postgres_rate", Double(rows) / seconds, "rows/s")
         }
-    }
-
-    /// Runs `program` (`bin/cus-central` with `prefix`), returning its standard output.
-    @discardableResult
-    static func cli(_ program: String, _ arguments: [String], prefix: Bool = true, allowFailure: Bool = false) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: prefix ? program + "/cus-central" : program)
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 || allowFailure else {
-            throw BenchmarkError("\(arguments.prefix(2).joined(separator: " ")) failed: \(String(decoding: e, as: UTF8.self).suffix(800))")
-        }
-        return String(decoding: o, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The baseline: what the import writes, for new cards, with `executemany` in one transaction.

@@ -117,3 +117,43 @@ public func requireBinaries(_ names: [String]) throws -> String {
     }
     return bin
 }
+
+/// What a program printed, and how it ended.
+public struct Finished: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+
+    /// Standard output without its surrounding white space (a token, a number).
+    public var output: String { stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+}
+
+/// Runs `program` with `arguments` to its end; `started` is told its process as soon as it runs.
+public func runProgram(
+    _ program: String, _ arguments: [String], environment: [String: String] = [:], started: (Process) -> Void = { _ in }
+) throws -> Finished {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: program)
+    p.arguments = arguments
+    p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    started(p)
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return Finished(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+/// Runs `program` and returns its output; a failure is a ``BenchmarkError`` with the end of what it printed.
+@discardableResult
+public func runChecked(_ program: String, _ arguments: [String]) throws -> String {
+    let r = try runProgram(program, arguments)
+    guard r.status == 0 else {
+        let name = ([URL(fileURLWithPath: program).lastPathComponent] + arguments.prefix(2)).joined(separator: " ")
+        throw BenchmarkError("\(name) failed: \(r.stderr.suffix(800))")
+    }
+    return r.output
+}

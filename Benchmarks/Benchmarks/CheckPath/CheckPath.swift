@@ -72,8 +72,7 @@ enum SignedVerdict {
             let content = CardRecordContent(number: ReplicaBenchmark.number(i), entitlements: [.senior60], validUntil: until)
             taps.append(Tap(uid: uid, memory: try CardRecordEncoder.userMemory(for: content, uid: uid, key: key, tag: .ntag215)))
         }
-        // Warm the page cache as a running kiosk's would be.
-        for _ in 0..<2_000 { _ = try replica.card(uid: ReplicaBenchmark.uid(Int.random(in: 0..<cards, using: &rng))) }
+        try ReplicaBenchmark.warm(replica, cards: cards)
         fixture.withLock {
             $0 = Fixture(replica: replica, verifier: CardRecordVerifier(trustedKeys: TrustedKeys([key])), policy: CheckPolicy(), today: SystemClock().today(), taps: taps)
         }

@@ -56,8 +56,7 @@ enum ReplicaBenchmark {
         let today = SystemClock().today()
         var rng = SystemRandomNumberGenerator()
 
-        // Warm the page cache the way a running kiosk would be warm.
-        for _ in 0..<2000 { _ = try replica.card(uid: uid(Int.random(in: 0..<cards, using: &rng))) }
+        try warm(replica, cards: cards)
 
         func measure(_ name: String, _ body: (Int) async throws -> Void) async rethrows {
             var samples: [Double] = []
@@ -75,21 +74,15 @@ enum ReplicaBenchmark {
             emit("\(name)_max", samples[samples.count - 1], "us")
         }
 
-        try await measure("check_uid_hit") { _ in
-            let r = try replica.card(uid: uid(Int.random(in: 0..<cards, using: &rng)))
-            _ = policy.verdict(for: r, presentation: .typed(number(0)), today: today)
-        }
-        try await measure("check_uid_miss") { _ in
-            let r = try replica.card(uid: uid(cards + Int.random(in: 0..<cards, using: &rng)))
-            _ = policy.verdict(for: r, presentation: .typed(number(0)), today: today)
-        }
-        try await measure("check_number_hit") { _ in
-            let r = try replica.card(number: number(Int.random(in: 0..<cards, using: &rng)))
-            _ = policy.verdict(for: r, presentation: .typed(number(0)), today: today)
-        }
-        try await measure("check_number_miss") { _ in
-            let r = try replica.card(number: number(cards + Int.random(in: 0..<cards, using: &rng)))
-            _ = policy.verdict(for: r, presentation: .typed(number(0)), today: today)
+        // Hits are the replica's cards 0..<cards, misses the numbers and UIDs after them.
+        let byUID: (Int) throws -> CardRecord? = { try replica.card(uid: uid($0)) }
+        let byNumber: (Int) throws -> CardRecord? = { try replica.card(number: number($0)) }
+        for (name, first, lookup) in [("check_uid_hit", 0, byUID), ("check_uid_miss", cards, byUID),
+                                      ("check_number_hit", 0, byNumber), ("check_number_miss", cards, byNumber)] {
+            try await measure(name) { _ in
+                let r = try lookup(first + Int.random(in: 0..<cards, using: &rng))
+                _ = policy.verdict(for: r, presentation: .typed(number(0)), today: today)
+            }
         }
         // The whole path a tap takes: lookup, policy, session, recent taps, event fan-out.
         await measure("checkpoint_uid_hit") { _ in
@@ -102,6 +95,11 @@ enum ReplicaBenchmark {
 
         let bin = try requireBinaries(["kioskd"])
         try await daemonMemory(kioskd: bin + "/kioskd", replicaDir: dir, replicaPath: path, cards: cards)
+    }
+
+    /// Warms the page cache the way a running kiosk's is warm: 2,000 lookups of random chips.
+    static func warm(_ replica: Replica, cards: Int) throws {
+        for _ in 0..<2000 { _ = try replica.card(uid: uid(Int.random(in: 0..<cards))) }
     }
 
     static func uid(_ i: Int) -> ChipUID {

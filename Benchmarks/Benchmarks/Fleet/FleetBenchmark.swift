@@ -101,9 +101,8 @@ enum FleetBenchmark {
             batches.append(batch)
         }
 
-        let server = try await central.serve(work: work)
+        let (server, url) = try await serveCentral(bin: bin, database: database, addressFile: work + "/address", within: .seconds(60))
         defer { server.terminate(); server.waitUntilExit() }
-        let url = try central.url(work: work)
         let clients = try tokens.map { try HTTPCentralClient(url: url, token: $0, caFile: nil) }
         defer { for client in clients { Task { await client.shutdown() } } }
 
@@ -217,26 +216,5 @@ struct Central: Sendable {
     @discardableResult
     func cli(_ arguments: [String]) throws -> String {
         try runChecked(bin + "/cus-central", arguments + ["--database", database])
-    }
-
-    func serve(work: String) async throws -> Process {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin + "/cus-central")
-        p.arguments = ["serve", "--database", database, "--listen", "127.0.0.1:0", "--address-file", work + "/address"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let start = ContinuousClock.now
-        while (try? url(work: work)) == nil {
-            guard p.isRunning, ContinuousClock.now - start < .seconds(60) else { throw BenchmarkError("cus-central did not start") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return p
-    }
-
-    func url(work: String) throws -> String {
-        let address = try String(contentsOfFile: work + "/address", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !address.isEmpty else { throw BenchmarkError("no address yet") }
-        return "http://" + address
     }
 }

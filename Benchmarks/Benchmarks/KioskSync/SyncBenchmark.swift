@@ -310,23 +310,10 @@ struct Central {
     static func start(bin: String, dir: String, cards: Int) async throws -> Central {
         let path = dir + "/central-\(cards).db"
         if !FileManager.default.fileExists(atPath: path) { try build(bin: bin, path: path, cards: cards) }
-        let addressFile = dir + "/central.addr"
-        try? FileManager.default.removeItem(atPath: addressFile)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin + "/cus-central")
-        p.arguments = ["serve", "--database", "sqlite:" + path, "--listen", "127.0.0.1:0", "--address-file", addressFile]
-        p.standardError = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        Children.add(p)
-        var address = ""
-        let start = ContinuousClock.now
-        while address.isEmpty {
-            guard p.isRunning, ContinuousClock.now - start < .seconds(120) else { throw BenchmarkError("cus-central did not start") }
-            try await Task.sleep(for: .milliseconds(50))
-            address = (try? String(contentsOfFile: addressFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        }
-        return Central(bin: bin, database: "sqlite:" + path, dir: dir, cards: cards, process: p, url: "http://\(address)")
+        let (p, url) = try await serveCentral(
+            bin: bin, database: "sqlite:" + path, addressFile: dir + "/central.addr", within: .seconds(120), started: Children.add
+        )
+        return Central(bin: bin, database: "sqlite:" + path, dir: dir, cards: cards, process: p, url: url)
     }
 
     func stop() {

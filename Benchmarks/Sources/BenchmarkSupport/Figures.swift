@@ -157,3 +157,26 @@ public func runChecked(_ program: String, _ arguments: [String]) throws -> Strin
     }
     return r.output
 }
+
+/// Starts `cus-central serve` on `database` on a free loopback port and waits until it listens.
+///
+/// - Returns: the process (stop it with `terminate()`) and the central's base URL.
+public func serveCentral(
+    bin: String, database: String, addressFile: String, within limit: Duration, started: (Process) -> Void = { _ in }
+) async throws -> (process: Process, url: String) {
+    try? FileManager.default.removeItem(atPath: addressFile)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: bin + "/cus-central")
+    p.arguments = ["serve", "--database", database, "--listen", "127.0.0.1:0", "--address-file", addressFile]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    started(p)
+    let start = ContinuousClock.now
+    while true {
+        let address = (try? String(contentsOfFile: addressFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if !address.isEmpty { return (p, "http://" + address) }
+        guard p.isRunning, ContinuousClock.now - start < limit else { throw BenchmarkError("cus-central did not start") }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+}

@@ -299,7 +299,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CentralWireTests",
-            dependencies: ["CentralWire", "CardModel", .product(name: "Yams", package: "Yams")],
+            dependencies: ["CentralWire", "CardModel", "KioskTestSupport", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "OutboxTests", dependencies: ["Outbox", "CardModel", "CentralWire", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
@@ -315,7 +315,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "CardFormatTests", dependencies: ["CardModel", "CardFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "CardFormatTests", dependencies: ["CardModel", "CardFormat", "KioskTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "PN532EmulatorTests", dependencies: ["PN532Emulator", "KioskTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "PackagingTests", dependencies: ["KioskTestSupport", "KioskConfig", "KioskCore"], swiftSettings: swiftSettings),
         .testTarget(

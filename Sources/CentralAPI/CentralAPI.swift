@@ -257,9 +257,14 @@ public enum CentralAPI {
                     plain.writeBytes(try encoder.encode(SnapshotHeader(seq: seq, cards: cards)))
                     plain.writeInteger(UInt8(ascii: "\n"))
                 case .cards(let cards):
+                    // The same JSON as `encoder` writes, at a fraction of its cost (see SnapshotLine).
+                    var line: [UInt8] = []
+                    line.reserveCapacity(512)
                     for card in cards {
-                        plain.writeBytes(try encoder.encode(card))
-                        plain.writeInteger(UInt8(ascii: "\n"))
+                        line.removeAll(keepingCapacity: true)
+                        SnapshotLine.write(card, into: &line)
+                        line.append(UInt8(ascii: "\n"))
+                        plain.writeBytes(line)
                     }
                 }
                 var compressed = ByteBuffer()

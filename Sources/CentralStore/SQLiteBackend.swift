@@ -55,8 +55,14 @@ final class SQLiteBackend: SQLBackend {
             }
             readers = ResourcePool(rs, label: "database readers", maxWait: maxWait)
             var ss: [DatabaseQueue] = []
+            var snapshotConfiguration = configuration(readonly: true)
+            snapshotConfiguration.prepareDatabase { db in
+                // A snapshot reads the whole registry: through the OS's page cache mapped in, not a read() per page
+                // (those copies were a quarter of the central's time serving a 1 M-card snapshot).
+                try db.execute(sql: "PRAGMA mmap_size = \(Self.snapshotMapBytes)")
+            }
             for _ in 0..<max(1, snapshotReaderCount) {
-                ss.append(try DatabaseQueue(path: path, configuration: configuration(readonly: true)))
+                ss.append(try DatabaseQueue(path: path, configuration: snapshotConfiguration))
             }
             snapshotReaders = ResourcePool(ss, label: "snapshot connections", maxWait: maxWait)
         } catch let error as CentralStoreError {
@@ -65,6 +71,9 @@ final class SQLiteBackend: SQLBackend {
             throw .unavailable("cannot open the SQLite database \(path): \(error). Check that the folder exists and is writable.")
         }
     }
+
+    /// How much of the database file a snapshot connection maps into memory (address space, not memory used).
+    static let snapshotMapBytes = 8 << 30
 
     /// `PRAGMA synchronous` value of FULL: every commit is fsync'ed before it returns.
     static let synchronousFull = 2

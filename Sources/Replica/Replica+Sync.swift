@@ -134,97 +134,6 @@ extension Replica {
         }
     }
 
-    /// What a streamed snapshot left in the replica.
-    public struct SnapshotSummary: Sendable, Equatable {
-        /// Cards stored (the snapshot header's count, checked).
-        public var cards: Int
-        /// The change-feed sequence the snapshot was taken at, now the replica's cursor.
-        public var seq: Int64
-
-        public init(cards: Int, seq: Int64) {
-            self.cards = cards
-            self.seq = seq
-        }
-    }
-
-    /// Page cache of the writer connection while it loads a snapshot, in KiB (the daemon's usual is 2 MiB).
-    static let bootstrapCacheKiB = 8 * 1024
-
-    /// Replaces the whole registry with a snapshot streamed through `feed`, in one transaction.
-    ///
-    /// Cards are written as they arrive (at most `feed.capacity` batches are held in memory). The
-    /// transaction commits only after the producer called ``SnapshotFeed/finish(seq:cards:)`` and the
-    /// number of cards stored equals the header's; a ``SnapshotFeed/fail()``, a count that does not
-    /// match or any SQLite error rolls everything back. The replica is in WAL mode and every lookup
-    /// reads from its own snapshot of the file, so the check path keeps answering from the old registry
-    /// during the whole load and sees the new one only at the commit: never a half replica.
-    ///
-    /// - Parameter stored: told the number of cards written so far after each batch (on the writer's thread; keep it cheap).
-    /// - Throws: ``ReplicaError`` `.database` when the snapshot was incomplete, or the SQLite error.
-    public func replaceAll(
-        from feed: SnapshotFeed, at now: Date = Date(), stored progress: (@Sendable (Int) -> Void)? = nil
-    ) async throws(ReplicaError) -> SnapshotSummary {
-        let path = self.path
-        defer { feed.stop() }
-        do {
-            try await integrityVerified()
-            let summary = try await pool.write { db -> SnapshotSummary in
-                defer { feed.stop() }
-                try db.execute(sql: "PRAGMA cache_size = -\(Self.bootstrapCacheKiB)")
-                defer { try? db.execute(sql: "PRAGMA cache_size = -2048") }
-                try Self.dropCardCountTriggers(db)
-                try db.execute(sql: """
-                    DELETE FROM card; DELETE FROM entitlement; DELETE FROM person;
-                    CREATE TEMP TABLE IF NOT EXISTS snapshot_link (card INTEGER NOT NULL, target BLOB NOT NULL);
-                    DELETE FROM temp.snapshot_link;
-                    """)
-                var stored = 0
-                var touched: Set<Int64> = []
-                while true {
-                    switch feed.next() {
-                    case .cards(let batch):
-                        for card in batch {
-                            if let link = try Self.bootstrapUpsert(card, db: db, touched: &touched) {
-                                try db.cachedStatement(sql: "INSERT INTO temp.snapshot_link (card, target) VALUES (?, ?)")
-                                    .execute(arguments: [link.card, Data(link.target.bytes)])
-                            }
-                        }
-                        stored += batch.count
-                        progress?(stored)
-                        // As in a one-piece replacement, people left without a card by a stale chip stay.
-                        touched.removeAll(keepingCapacity: true)
-                    case .failed:
-                        throw ReplicaError(code: .database, path: path, detail: "the snapshot stopped part-way; the replica was left as it was")
-                    case .end(let seq, let expected):
-                        guard stored == expected else {
-                            throw ReplicaError(
-                                code: .database, path: path,
-                                detail: "the snapshot has \(stored) cards but its header says \(expected); the replica was left as it was"
-                            )
-                        }
-                        try db.execute(sql: """
-                            UPDATE card SET replaced_by = (
-                                SELECT r.id FROM temp.snapshot_link l JOIN card r ON r.uid = l.target AND r.number = card.number
-                                WHERE l.card = card.id)
-                            WHERE id IN (SELECT card FROM temp.snapshot_link);
-                            DELETE FROM temp.snapshot_link;
-                            """)
-                        try Self.dropOrphanPreferences(db: db)
-                        try Self.restoreCardCount(db)
-                        try db.execute(sql: "UPDATE sync_state SET cursor = ?, last_sync_at = ? WHERE id = 1", arguments: [seq, Replica.stamp(now)])
-                        return SnapshotSummary(cards: stored, seq: seq)
-                    }
-                }
-            }
-            // The whole registry went through the WAL: fold it back into the file and shrink the WAL
-            // (best effort; a reader holding an old snapshot only delays it to the next checkpoint).
-            try? await pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
-            return summary
-        } catch {
-            throw Replica.translate(error, path: path)
-        }
-    }
-
     /// A whole-registry load runs without the count's per-row triggers (inside its transaction: a rollback
     /// brings them back); ``restoreCardCount(_:)`` counts once and puts them back before the commit.
     static func dropCardCountTriggers(_ db: Database) throws {
@@ -385,30 +294,6 @@ extension Replica {
             }
         }
         return card.replacedByUID.map { (cardID, $0) }
-    }
-
-    /// ``upsert(_:db:touched:)`` for a bootstrap, where almost every holder and chip is new: tries the plain
-    /// inserts first (one index probe each) and falls back to the general path only when the holder or the
-    /// chip is already stored. Leaves the same rows as ``upsert(_:db:touched:)``.
-    static func bootstrapUpsert(_ card: SyncedCard, db: Database, touched: inout Set<Int64>) throws -> (card: Int64, target: ChipUID)? {
-        try db.cachedStatement(sql: "INSERT INTO person (ref, display_name) VALUES (?, ?) ON CONFLICT (ref) WHERE ref IS NOT NULL DO NOTHING")
-            .execute(arguments: [card.personRef, card.holderDisplayName])
-        guard db.changesCount == 1 else { return try upsert(card, db: db, touched: &touched) }
-        let personID = db.lastInsertedRowID
-        for e in card.entitlements {
-            try db.cachedStatement(sql: "INSERT INTO entitlement (person_id, kind, role, valid_from, valid_until) VALUES (?, ?, ?, ?, ?)")
-                .execute(arguments: [personID, e.kind.rawValue, e.role?.rawValue, e.validFrom.iso, e.validUntil?.iso])
-        }
-        guard let uid = card.uid else { return try upsertCard(card, personID: personID, db: db, touched: &touched) }
-        try db.cachedStatement(sql: """
-            INSERT INTO card (number, uid, technology, series, status, valid_from, valid_until, replaced_by, person_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?) ON CONFLICT (uid) WHERE uid IS NOT NULL DO NOTHING
-            """).execute(arguments: [
-                card.number.value, Data(uid.bytes), card.technology.rawValue, card.series, card.status.rawValue,
-                card.validFrom?.iso, card.validUntil?.iso, personID,
-            ])
-        guard db.changesCount == 1 else { return try upsertCard(card, personID: personID, db: db, touched: &touched) }
-        return try dropStale(card, cardID: db.lastInsertedRowID, db: db, touched: &touched)
     }
 
     static func remove(_ card: SyncedCard, db: Database, touched: inout Set<Int64>) throws {

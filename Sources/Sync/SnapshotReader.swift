@@ -91,9 +91,8 @@ struct SnapshotReader {
     private mutating func line<C: Collection<UInt8>>(_ bytes: C) throws(SyncError) {
         guard !bytes.isEmpty else { return }
         guard bytes.count <= maxLine else { throw SyncError(.malformed, "a snapshot line is longer than \(maxLine) bytes") }
-        let data = Data(bytes)
         guard let header else {
-            let h = try Self.decode(SnapshotHeader.self, data, decoder, what: "the snapshot header")
+            let h = try Self.decode(SnapshotHeader.self, Data(bytes), decoder, what: "the snapshot header")
             guard h.seq >= 0, h.cards >= 0, h.cards <= maxCards else { throw SyncError(.malformed, "the snapshot header is out of range") }
             self.header = h
             return
@@ -102,7 +101,14 @@ struct SnapshotReader {
         guard count <= header.cards else {
             throw SyncError(.malformed, "the snapshot has more cards than its header says (\(header.cards))")
         }
-        batch.append(try Self.decode(CardView.self, data, decoder, what: "a snapshot card").synced())
+        // The central's own shape is read directly; any other valid JSON goes through JSONDecoder.
+        let view: CardView
+        if let fast = bytes.withContiguousStorageIfAvailable(SnapshotLine.parse) ?? nil {
+            view = fast
+        } else {
+            view = try Self.decode(CardView.self, Data(bytes), decoder, what: "a snapshot card")
+        }
+        batch.append(try view.synced())
         if batch.count >= batchSize {
             ready.append(batch)
             batch = []

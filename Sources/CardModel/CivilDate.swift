@@ -48,6 +48,24 @@ public struct CivilDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     /// `YYYY-MM-DD`.
     public var iso: String {
+        // Written straight into a 10-byte string: registry loads turn millions of dates into text.
+        if (0...9999).contains(year), (1...12).contains(month), (1...31).contains(day) {
+            let (y, m, d) = (year, month, day)
+            return String(unsafeUninitializedCapacity: 10) { out in
+                func digit(_ v: Int) -> UInt8 { UInt8(truncatingIfNeeded: 48 + v) }
+                out[0] = digit(y / 1000)
+                out[1] = digit(y / 100 % 10)
+                out[2] = digit(y / 10 % 10)
+                out[3] = digit(y % 10)
+                out[4] = UInt8(ascii: "-")
+                out[5] = digit(m / 10)
+                out[6] = digit(m % 10)
+                out[7] = UInt8(ascii: "-")
+                out[8] = digit(d / 10)
+                out[9] = digit(d % 10)
+                return 10
+            }
+        }
         func pad(_ v: Int, _ w: Int) -> String {
             let s = String(v)
             return String(repeating: "0", count: max(0, w - s.count)) + s

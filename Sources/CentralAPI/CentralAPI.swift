@@ -20,7 +20,12 @@ public enum CentralAPI {
     public static let maxConcurrentSnapshots = 4
 
     /// The router with every route; wrap it with ``JSONErrorResponder`` (``application(store:configuration:retention:logger:onServerRunning:)`` does).
-    public static func router(store: any CentralStore) -> Router<CentralContext> {
+    /// Largest snapshot the central keeps to send again (``SnapshotCache``), in bytes of gzip: about 11 M cards.
+    public static let defaultSnapshotCacheBytes = 256 << 20
+
+    public static func router(
+        store: any CentralStore, snapshotCache: SnapshotCache = SnapshotCache(maxBytes: defaultSnapshotCacheBytes)
+    ) -> Router<CentralContext> {
         let router = Router(context: CentralContext.self, options: .autoGenerateHeadEndpoints)
         router.get("v1/health") { _, _ in json(["status": "ok"]) }
         // The newest catalogue, for anyone: a kiosk bootstrapping, a resident's browser, a partner's site.
@@ -37,11 +42,12 @@ public enum CentralAPI {
         }
         let snapshotSlots = ResourcePool(Array(0..<maxConcurrentSnapshots), label: "snapshot slots", maxWait: .seconds(5))
         kiosk.get("registry/snapshot") { _, _ in
+            if let kept = snapshotCache.usable(at: try await store.feedPosition()) { return keptSnapshotResponse(kept) }
             // Take a slot before answering, so that a kiosk turned away gets a clean 503, not a cut stream.
             guard let slot = await snapshotSlots.acquire() else {
                 throw APIError.busy("\(maxConcurrentSnapshots) kiosks are downloading the snapshot; retry in a few seconds")
             }
-            return snapshotResponse(store: store, lease: SlotLease(pool: snapshotSlots, slot: slot))
+            return snapshotResponse(store: store, lease: SlotLease(pool: snapshotSlots, slot: slot), cache: snapshotCache)
         }
         kiosk.post("requests") { request, context in
             let kiosk = try kioskPrincipal(context)
@@ -147,10 +153,11 @@ public enum CentralAPI {
         store: any CentralStore,
         configuration: ApplicationConfiguration,
         retention: Duration?,
+        snapshotCacheBytes: Int = defaultSnapshotCacheBytes,
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = router(store: store)
+        let router = router(store: store, snapshotCache: SnapshotCache(maxBytes: snapshotCacheBytes))
         let responder = JSONErrorResponder(inner: router.buildResponder(), routes: RouteTable(router.routes), logger: logger)
         var services: [any Service] = []
         if let retention { services.append(FeedPruner(store: store, retention: retention, logger: logger)) }
@@ -240,13 +247,32 @@ public enum CentralAPI {
         (try? json(value, status: .ok)) ?? Response(status: .ok)
     }
 
-    /// The registry as gzip-compressed NDJSON, streamed page by page from one read transaction.
-    static func snapshotResponse(store: any CentralStore, lease: SlotLease) -> Response {
+    static var snapshotHeaders: HTTPFields {
         var headers = HTTPFields()
         headers[.contentType] = "application/x-ndjson"
         headers[.contentEncoding] = "gzip"
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+        return headers
+    }
+
+    /// A kept snapshot, sent again as it was sent the first time.
+    static func keptSnapshotResponse(_ kept: SnapshotCache.Entry) -> Response {
+        Response(status: .ok, headers: snapshotHeaders, body: ResponseBody { writer in
+            var out = writer
+            for segment in kept.segments { try await out.write(segment) }
+            try await out.finish(nil)
+        })
+    }
+
+    /// The registry as gzip-compressed NDJSON, streamed page by page from one read transaction, and kept in
+    /// `cache` once sent whole.
+    static func snapshotResponse(store: any CentralStore, lease: SlotLease, cache: SnapshotCache) -> Response {
+        Response(status: .ok, headers: snapshotHeaders, body: ResponseBody { writer in
             defer { lease.release() }
+            let recording = cache.beginRecording()
+            var recorder = SnapshotRecorder(limit: cache.maxBytes, recording: recording)
+            var header: (seq: Int64, cards: Int)?
+            var kept: SnapshotCache.Entry?
+            defer { if recording { cache.endRecording(kept) } }
             let compressor = CompressionAlgorithm.gzip().compressor
             try compressor.startStream()
             var out = writer
@@ -254,6 +280,7 @@ public enum CentralAPI {
                 var plain = ByteBuffer()
                 switch part {
                 case .header(let seq, let cards):
+                    header = (seq, cards)
                     plain.writeBytes(try encoder.encode(SnapshotHeader(seq: seq, cards: cards)))
                     plain.writeInteger(UInt8(ascii: "\n"))
                 case .cards(let cards):
@@ -270,21 +297,30 @@ public enum CentralAPI {
                 var compressed = ByteBuffer()
                 compressed.reserveCapacity(compressor.maxSize(from: plain))
                 try compressor.streamDeflate(from: &plain, to: &compressed, flush: .sync)
-                if compressed.readableBytes > 0 { try await out.write(compressed) }
+                if compressed.readableBytes > 0 {
+                    recorder.append(compressed)
+                    try await out.write(compressed)
+                }
             }
             while true {
                 var tail = ByteBuffer()
                 tail.reserveCapacity(64 * 1024)
                 do {
                     try compressor.finishDeflate(to: &tail)
+                    recorder.append(tail)
                     if tail.readableBytes > 0 { try await out.write(tail) }
                     break
                 } catch let error as CompressNIOError where error == .bufferOverflow {
+                    recorder.append(tail)
                     try await out.write(tail)
                 }
             }
             try compressor.finishStream()
             try await out.finish(nil)
+            // Sent to the end: kept for the next kiosks.
+            if recorder.recording, let header {
+                kept = SnapshotCache.Entry(seq: header.seq, cards: header.cards, segments: recorder.finish())
+            }
         })
     }
 }

@@ -31,6 +31,19 @@ public enum SnapshotPart: Sendable {
     case cards([CardView])
 }
 
+/// Where the change feed stands.
+public struct FeedPosition: Sendable, Equatable {
+    /// The last sequence number written.
+    public var head: Int64
+    /// Changes up to this sequence number were pruned.
+    public var prunedThrough: Int64
+
+    public init(head: Int64, prunedThrough: Int64) {
+        self.head = head
+        self.prunedThrough = prunedThrough
+    }
+}
+
 /// The central's storage: registry, change feed, principals and request inbox.
 ///
 /// One protocol over SQLite and PostgreSQL (see ``openCentralStore(_:logger:)``); both run the
@@ -58,6 +71,9 @@ public protocol CentralStore: Sendable {
     func storedChanges(after: Int64, limit: Int, kioskID: Int64) async throws(CentralStoreError) -> StoredFeedPage
     /// Hands the whole registry, at one consistent sequence, to `consume` page by page.
     func snapshot(pageSize: Int, _ consume: (SnapshotPart) async throws -> Void) async throws
+    /// The change feed's head and how far it was pruned: a snapshot taken at `seq` can still be followed to the
+    /// head while `seq >= prunedThrough`.
+    func feedPosition() async throws(CentralStoreError) -> FeedPosition
     /// Deletes feed entries written before `date`; kiosks behind them must bootstrap again. Returns how many.
     func pruneChanges(olderThan date: Date) async throws(CentralStoreError) -> Int
     /// Enrols a kiosk or member of staff and returns its token; only the token's SHA-256 is stored.

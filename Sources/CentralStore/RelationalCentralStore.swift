@@ -501,6 +501,15 @@ final class RelationalCentralStore: CentralStore {
         }
     }
 
+    func feedPosition() async throws(CentralStoreError) -> FeedPosition {
+        try await run(.statement) { db in
+            guard let row = try await db.one("SELECT last_seq, pruned_through FROM feed_state WHERE id = 1") else {
+                throw CentralStoreError.corrupt("the feed_state row is missing")
+            }
+            return FeedPosition(head: try row.int("last_seq"), prunedThrough: try row.int("pruned_through"))
+        }
+    }
+
     func pruneChanges(olderThan date: Date) async throws(CentralStoreError) -> Int {
         try await run(.write) { db in
             guard let through = try await db.one("SELECT max(seq) AS s FROM registry_change WHERE at_ms < ?", [.int(Clock.millis(date))])?

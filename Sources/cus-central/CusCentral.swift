@@ -90,6 +90,8 @@ struct Serve: AsyncParsableCommand {
     var addressFile: String?
     @Option(help: "Days of change feed to keep; kiosks further behind bootstrap again")
     var feedRetentionDays: Int = 30
+    @Option(help: "MiB of memory for the last registry snapshot, sent again to the next kiosks while the feed leads from it to the head; 0 turns it off")
+    var snapshotCacheMib: Int = CentralAPI.defaultSnapshotCacheBytes >> 20
 
     func run() async throws {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
@@ -97,6 +99,7 @@ struct Serve: AsyncParsableCommand {
         }
         let host = String(listen[..<colon])
         guard feedRetentionDays >= 1 else { fail("--feed-retention-days must be 1 or more") }
+        guard (0...65536).contains(snapshotCacheMib) else { fail("--snapshot-cache-mib must be 0 to 65536") }
         let store = try await db.open()
         var log = Logger(label: "cus-central")
         log.logLevel = .info
@@ -108,6 +111,7 @@ struct Serve: AsyncParsableCommand {
             store: store,
             configuration: .init(address: .hostname(host, port: port), serverName: "cus-central"),
             retention: .seconds(feedRetentionDays * 86400),
+            snapshotCacheBytes: snapshotCacheMib << 20,
             logger: logger,
             onServerRunning: { channel in
                 guard let address = channel.localAddress, let boundPort = address.port else { return }

@@ -224,4 +224,19 @@ struct CardModelTests {
         #expect(day("2026-11-23").days(until: day("2027-11-23")) == 365)
         #expect(day("1970-01-01").dayNumber == 0)
     }
+
+    @Test("every day from 1900 to 2999 is written as YYYY-MM-DD and read back as the same day")
+    func isoText() throws {
+        var d = day("1900-01-01")
+        var count = 0
+        while d.year < 3000 {
+            let text = d.iso
+            #expect(text == String(format: "%04d-%02d-%02d", d.year, d.month, d.day))
+            #expect(try CivilDate(iso: text) == d)
+            count += 1
+            if d == day("2999-12-31") { break }
+            d = d.adding(days: 1)
+        }
+        #expect(count == 401_767)  // 1,100 years of 365 days and 267 leap days
+    }
 }

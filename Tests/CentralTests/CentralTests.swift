@@ -153,6 +153,43 @@ struct CentralTests {
         }
     }
 
+    @Test("a snapshot is sent again, byte for byte, while the feed leads from it to the head; encoded afresh once it does not", arguments: TestBackend.allCases)
+    func keptSnapshot(_ backend: TestBackend) async throws {
+        try backend.skipUnlessAvailable()
+        try await withServer(backend) { h, client in
+            try await importSample(h.store)
+            func snapshot() async throws -> (bytes: ByteBuffer, seq: Int64?, suspended: Bool) {
+                var reply = try await client.call("GET", "/v1/registry/snapshot", token: h.kioskB)
+                #expect(reply.status == 200)
+                let body = reply.body
+                let lines = String(buffer: try reply.body.decompress(with: .gzip())).split(separator: "\n")
+                    .map { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+                let card = lines.dropFirst().compactMap { $0 }.first { $0["number"]?.string == "KDR1001" }
+                return (body, lines.first??["seq"]?.int, card?["status"]?.string == "suspended")
+            }
+            let first = try await snapshot()
+            let taken = try #require(first.seq)
+            _ = try await client.call("POST", "/v1/staff/cards/KDR-1001/suspend", token: h.staff)
+
+            // The feed moved on by one entry: the kept snapshot goes out again, and the feed after it has the change.
+            let second = try await snapshot()
+            #expect(second.seq == taken)
+            #expect(second.bytes == first.bytes)
+            #expect(!second.suspended)
+            let after = try await client.call("GET", "/v1/registry/changes?after=\(taken)", token: h.kioskB).json
+            #expect(after["changes"]?.array.contains { $0["card"]?["number"]?.string == "KDR1001" && $0["card"]?["status"]?.string == "suspended" } == true)
+            let head = try #require(after["next_after"]?.int)
+            #expect(head > taken)
+
+            // Once the feed no longer leads from it (pruned past it), a new snapshot is taken at the head.
+            _ = try await h.store.pruneChanges(olderThan: Date().addingTimeInterval(60))
+            let third = try await snapshot()
+            #expect(third.seq == head)
+            #expect(third.suspended)
+            #expect(third.bytes != first.bytes)
+        }
+    }
+
     @Test("a cursor behind the retained feed gets 410 cursor_expired", arguments: TestBackend.allCases)
     func cursorExpired(_ backend: TestBackend) async throws {
         try backend.skipUnlessAvailable()

@@ -7,7 +7,7 @@ import Testing
 
 /// The bulk snapshot load (a new file, indexes after the rows, copied in) against the row-by-row path it replaced.
 @Suite("Snapshot bulk load")
-struct BootstrapLoadTests {
+struct SnapshotBulkLoadTests {
     static func uid(_ n: Int) throws -> ChipUID {
         try ChipUID(bytes: [0x04, 0x77, UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF), 0x01, 0x02])
     }

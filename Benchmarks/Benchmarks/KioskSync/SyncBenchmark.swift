@@ -15,7 +15,8 @@ import Synchronization
 /// Measures the kiosk's sync paths against a real `cus-central` on 127.0.0.1.
 ///
 /// 1. Snapshot bootstrap: `kioskd` (a real process, empty state dir) bootstraps N cards from `cus-central serve`
-///    (gzip NDJSON over HTTP → replica on disk), timed until its status shows the sync done; side by side with
+///    (gzip NDJSON over HTTP → replica on disk), timed until its status shows the sync done; then a second
+///    kioskd the same way, which gets the snapshot the central kept from the first; side by side with
 ///    a plain Python `sqlite3` `executemany` of the same rows (the same NDJSON, decompressed to a file) into
 ///    the replica's schema, in one transaction. kioskd's resident memory is sampled during the bootstrap.
 /// 2. A 10,000-change delta applied to that replica, in feed pages of 500.
@@ -35,6 +36,8 @@ enum SyncBenchmark {
         Figure("bootstrap_swift_rate", "cards/s", largerIsBetter: true),
         Figure("bootstrap_python_sqlite3_time", "s"), Figure("bootstrap_python_sqlite3_rate", "cards/s", largerIsBetter: true),
         Figure("bootstrap_swift_vs_python", "x", largerIsBetter: true),
+        Figure("bootstrap_kept_snapshot_time", "s"), Figure("bootstrap_kept_snapshot_kioskd_rss_hwm", "MiB"),
+        Figure("bootstrap_kept_snapshot_vs_python", "x", largerIsBetter: true),
         Figure("delta_10000_apply_time", "s"), Figure("delta_apply_rate", "changes/s", largerIsBetter: true),
         Figure("delta_wal_fold_after_time", "s"), Figure("delta_1000_removals_time", "s"),
         Figure("outbox_10000_drain_time", "s"), Figure("outbox_drain_rate", "requests/s", largerIsBetter: true),
@@ -78,6 +81,14 @@ enum SyncBenchmark {
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let token = try central.enrol()
         let swiftSeconds = try await bootstrapKioskd(bin: bin, state: state, central: central.url, token: token, cards: cards)
+        // 1a. A second kiosk right after: the central sends the snapshot it kept from the first one.
+        let second = dir + "/kioskd-sync-state-2"
+        try? FileManager.default.removeItem(atPath: second)
+        try FileManager.default.createDirectory(atPath: second, withIntermediateDirectories: true)
+        let keptSeconds = try await bootstrapKioskd(
+            bin: bin, state: second, central: central.url, token: try central.enrol(), cards: cards, figure: "bootstrap_kept_snapshot"
+        )
+        try? FileManager.default.removeItem(atPath: second)
 
         // 1b. The same rows through Python's sqlite3.
         let ndjson = try central.plainSnapshot(token: token)
@@ -88,6 +99,7 @@ enum SyncBenchmark {
         emit("bootstrap_python_sqlite3_time", pySeconds, "s")
         emit("bootstrap_python_sqlite3_rate", Double(cards) / pySeconds, "cards/s")
         emit("bootstrap_swift_vs_python", pySeconds / swiftSeconds, "x")
+        emit("bootstrap_kept_snapshot_vs_python", pySeconds / keptSeconds, "x")
 
         // 2. A 10,000-change delta on the bootstrapped replica.
         let replica = try Replica(path: state + "/replica.sqlite")
@@ -100,7 +112,10 @@ enum SyncBenchmark {
 
     // MARK: 1. Bootstrap
 
-    static func bootstrapKioskd(bin: String, state: String, central: String, token: String, cards: Int) async throws -> Double {
+    /// Bootstraps an empty kioskd; emits `<figure>_time` and its peak memory (and, for the first, the card count).
+    static func bootstrapKioskd(
+        bin: String, state: String, central: String, token: String, cards: Int, figure: String = "bootstrap_swift"
+    ) async throws -> Double {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin + "/kioskd")
         var env = ProcessInfo.processInfo.environment
@@ -144,10 +159,15 @@ enum SyncBenchmark {
         p.waitUntilExit()
         let stored = try Replica(path: state + "/replica.sqlite").stats(detailed: false)
         guard stored.cards == cards else { throw BenchmarkError("kioskd's replica has \(stored.cards) cards, expected \(cards)") }
-        emit("bootstrap_cards", Double(cards), "cards")
-        emit("bootstrap_swift_time", seconds, "s")
-        emit("bootstrap_kioskd_rss_peak_sampled", peakSampled, "MiB")
-        emit("bootstrap_kioskd_rss_hwm", hwm, "MiB")
+        if figure == "bootstrap_swift" {
+            emit("bootstrap_cards", Double(cards), "cards")
+            emit("bootstrap_swift_time", seconds, "s")
+            emit("bootstrap_kioskd_rss_peak_sampled", peakSampled, "MiB")
+            emit("bootstrap_kioskd_rss_hwm", hwm, "MiB")
+        } else {
+            emit(figure + "_time", seconds, "s")
+            emit(figure + "_kioskd_rss_hwm", hwm, "MiB")
+        }
         return seconds
     }
 

@@ -17,8 +17,12 @@ struct DiskChecks {
 
     /// Below this much free space the kiosk is not fit: a sync or a queued request may not fit.
     static let problemBytes: UInt64 = 100 * 1024 * 1024
-    /// Below this much free space it is worth freeing some (a full re-bootstrap needs room for a second replica).
+    /// Below this much free space it is worth freeing some; more with a large replica (see ``advisedBytes(replica:)``).
     static let warningBytes: UInt64 = 1024 * 1024 * 1024
+
+    /// The free space a full registry download needs beside a replica of `replica` bytes: the new file it is
+    /// loaded into and its copy through the replica's WAL, two more copies at the peak, and a margin.
+    static func advisedBytes(replica: UInt64) -> UInt64 { max(warningBytes, 2 * replica + problemBytes) }
 
     struct Result {
         var findings: [Finding]
@@ -38,7 +42,7 @@ struct DiskChecks {
                 Finding("state.permissions", .warning, missing,
                         fix: text("Uruchom kioskd (sudo systemctl start kioskd) albo sprawdź state_dir / KIOSK_STATE_DIR.", "Start kioskd (sudo systemctl start kioskd) or check state_dir / KIOSK_STATE_DIR."),
                         detail: ["state_dir": dir]),
-                freeSpace(dir),
+                freeSpace(dir, replica: nil),
                 Finding("replica.integrity", .skipped, missing, detail: ["state_dir": dir]),
                 Finding("replica.data", .skipped, missing, detail: ["state_dir": dir]),
                 Finding("outbox.integrity", .skipped, missing, detail: ["state_dir": dir]),
@@ -46,7 +50,7 @@ struct DiskChecks {
         }
         let (replicaIntegrity, replicaData, inspection) = replica(config.replicaPath)
         return Result(
-            findings: [permissions(dir), freeSpace(dir), replicaIntegrity, replicaData, outbox((dir as NSString).appendingPathComponent("outbox.sqlite"))],
+            findings: [permissions(dir), freeSpace(dir, replica: config.replicaPath), replicaIntegrity, replicaData, outbox((dir as NSString).appendingPathComponent("outbox.sqlite"))],
             replica: inspection
         )
     }
@@ -85,7 +89,7 @@ struct DiskChecks {
 
     // MARK: Free space
 
-    private func freeSpace(_ dir: String) -> Finding {
+    private func freeSpace(_ dir: String, replica: String?) -> Finding {
         // The nearest folder that exists: the state directory, or where it will be made.
         var path = dir
         while !FileManager.default.fileExists(atPath: path), path != "/", !path.isEmpty { path = (path as NSString).deletingLastPathComponent }
@@ -95,7 +99,10 @@ struct DiskChecks {
         }
         let free = UInt64(info.f_bavail) * UInt64(info.f_frsize)
         let mib = free / (1024 * 1024)
-        let detail = ["path": path, "free_bytes": "\(free)"]
+        let replicaBytes = replica.flatMap { (try? FileManager.default.attributesOfItem(atPath: $0)[.size]) as? NSNumber }?.uint64Value ?? 0
+        let advised = Self.advisedBytes(replica: replicaBytes)
+        let advisedMiB = advised / (1024 * 1024)
+        let detail = ["path": path, "free_bytes": "\(free)", "replica_bytes": "\(replicaBytes)", "advised_bytes": "\(advised)"]
         if free < Self.problemBytes {
             return Finding(
                 "state.free_space", .problem,
@@ -105,11 +112,11 @@ struct DiskChecks {
                           "Free some space (what takes it: sudo du -xsh /var/* ; the journal: sudo journalctl --vacuum-size=100M). At least 100 MiB is needed, 1 GiB advised."),
                 detail: detail)
         }
-        if free < Self.warningBytes {
+        if free < advised {
             return Finding(
                 "state.free_space", .warning,
-                text("Na dysku z katalogiem stanu zostało \(mib) MiB (zalecane co najmniej 1 GiB: pełne pobranie rejestru potrzebuje miejsca na drugą replikę).",
-                     "\(mib) MiB left on the state directory's disk (1 GiB or more advised: a full registry download needs room for a second replica)."),
+                text("Na dysku z katalogiem stanu zostało \(mib) MiB (zalecane co najmniej \(advisedMiB) MiB: pełne pobranie rejestru potrzebuje miejsca na dwie kolejne kopie repliki).",
+                     "\(mib) MiB left on the state directory's disk (\(advisedMiB) MiB or more advised: a full registry download needs room for two more copies of the replica)."),
                 fix: text("Zwolnij miejsce: sudo du -xsh /var/* ; sudo journalctl --vacuum-size=100M.", "Free some space: sudo du -xsh /var/* ; sudo journalctl --vacuum-size=100M."),
                 detail: detail)
         }

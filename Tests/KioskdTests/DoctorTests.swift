@@ -142,6 +142,27 @@ struct DoctorTests {
         #expect(result.line("state.permissions")?.contains("chmod 0700") == true)
     }
 
+    @Test("a replica too large for a full registry download to fit beside it: state.free_space warns with the space it needs")
+    func roomForABootstrap() async throws {
+        let scene = try DoctorScene()
+        let config = try await scene.prepare(reader: nil)
+        var info = statvfs()
+        #expect(statvfs(scene.state, &info) == 0)
+        let free = UInt64(info.f_bavail) * UInt64(info.f_frsize)
+        // A stand-in as large as the free space and 1 GiB more, sparse (it takes no room); not a database, so
+        // the replica checks refuse it at its first bytes.
+        let path = scene.state + "/replica.sqlite"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        #expect(FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]))
+        let size = free + (1 << 30)
+        #expect(truncate(path, off_t(size)) == 0)
+
+        let result = try await scene.doctor(config)
+        #expect(result.status(of: "state.free_space") == "warning", "\(result.text)")
+        #expect(result.detail(of: "state.free_space")?["advised_bytes"] == "\(2 * size + 100 * 1024 * 1024)")
+        #expect(result.line("state.free_space")?.contains("dwie kolejne kopie repliki") == true, "\(result.text)")
+    }
+
     @Test("--lang en and LANG=en_GB: the report in English; JSON carries both languages")
     func english() async throws {
         let scene = try DoctorScene()

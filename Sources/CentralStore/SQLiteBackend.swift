@@ -12,10 +12,10 @@ import GRDB
 final class SQLiteBackend: SQLBackend {
     let dialect = SQLDialect.sqlite
     let path: String
-    private let writer: ResourcePool<DatabaseQueue>
-    private let readers: ResourcePool<DatabaseQueue>
+    private let writer: ResourcePool<SQLiteConnection>
+    private let readers: ResourcePool<SQLiteConnection>
     /// Long snapshot reads get connections of their own: they never hold a reader the token checks need.
-    private let snapshotReaders: ResourcePool<DatabaseQueue>
+    private let snapshotReaders: ResourcePool<SQLiteConnection>
 
     /// Opens (creating if needed) the database at `path`.
     init(path: String, readerCount: Int = 4, snapshotReaderCount: Int = 4, maxWait: Duration = .seconds(5)) throws(CentralStoreError) {
@@ -48,13 +48,13 @@ final class SQLiteBackend: SQLBackend {
                     throw CentralStoreError.unavailable("\(path): SQLite refused PRAGMA synchronous = FULL; the central cannot promise durable commits")
                 }
             }
-            writer = ResourcePool([w], label: "database writers", maxWait: maxWait)
-            var rs: [DatabaseQueue] = []
+            writer = ResourcePool([SQLiteConnection(queue: w)], label: "database writers", maxWait: maxWait)
+            var rs: [SQLiteConnection] = []
             for _ in 0..<max(1, readerCount) {
-                rs.append(try DatabaseQueue(path: path, configuration: configuration(readonly: true)))
+                rs.append(SQLiteConnection(queue: try DatabaseQueue(path: path, configuration: configuration(readonly: true))))
             }
             readers = ResourcePool(rs, label: "database readers", maxWait: maxWait)
-            var ss: [DatabaseQueue] = []
+            var ss: [SQLiteConnection] = []
             var snapshotConfiguration = configuration(readonly: true)
             snapshotConfiguration.prepareDatabase { db in
                 // A snapshot reads the whole registry: through the OS's page cache mapped in, not a read() per page
@@ -62,7 +62,7 @@ final class SQLiteBackend: SQLBackend {
                 try db.execute(sql: "PRAGMA mmap_size = \(Self.snapshotMapBytes)")
             }
             for _ in 0..<max(1, snapshotReaderCount) {
-                ss.append(try DatabaseQueue(path: path, configuration: snapshotConfiguration))
+                ss.append(SQLiteConnection(queue: try DatabaseQueue(path: path, configuration: snapshotConfiguration)))
             }
             snapshotReaders = ResourcePool(ss, label: "snapshot connections", maxWait: maxWait)
         } catch let error as CentralStoreError {
@@ -80,8 +80,8 @@ final class SQLiteBackend: SQLBackend {
 
     /// Reads `PRAGMA name` on the writer connection itself (for tests: readers are other connections).
     func writerPragma(_ name: String) async throws -> String? {
-        try await writer.with { queue in
-            try queue.inDatabase { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+        try await writer.with { connection in
+            try connection.queue.inDatabase { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
         }
     }
 
@@ -91,22 +91,26 @@ final class SQLiteBackend: SQLBackend {
         case .read, .statement: readers
         case .snapshot: snapshotReaders
         }
-        return try await pool.with { queue in
-            let connection = SQLiteConnection(queue: queue)
-            // A single statement is atomic by itself in SQLite's autocommit mode.
-            if kind == .statement { return try await body(StatementConnection(connection)) }
-            try await connection.execute(kind == .write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
-            do {
-                let result = try await body(connection)
-                try await connection.execute("COMMIT")
-                return result
-            } catch {
-                // Synchronously, so that a cancelled task still closes the transaction before the
-                // connection goes back to the pool.
-                try? queue.inDatabase { db in
-                    if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
+        return try await pool.with { connection in
+            // The whole transaction runs on the connection's own thread: its statements are plain calls there,
+            // not a hop to SQLite's thread and back to Swift's pool for each (those hops were half of a
+            // registry import's time), and the cooperative pool never waits on SQLite.
+            try await withTaskExecutorPreference(connection.executor) {
+                // A single statement is atomic by itself in SQLite's autocommit mode.
+                if kind == .statement { return try await body(StatementConnection(connection)) }
+                try await connection.execute(kind == .write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
+                do {
+                    let result = try await body(connection)
+                    try await connection.execute("COMMIT")
+                    return result
+                } catch {
+                    // Synchronously, so that a cancelled task still closes the transaction before the
+                    // connection goes back to the pool.
+                    try? connection.queue.inDatabase { db in
+                        if db.isInsideTransaction { try db.execute(sql: "ROLLBACK") }
+                    }
+                    throw error
                 }
-                throw error
             }
         }
     }
@@ -116,40 +120,74 @@ final class SQLiteBackend: SQLBackend {
     }
 }
 
-/// One SQLite connection inside a transaction held by ``SQLiteBackend``.
+/// One SQLite connection of ``SQLiteBackend``, with the thread its transactions run on.
 struct SQLiteConnection: SQLConnection {
     let queue: DatabaseQueue
+    /// Where a transaction's code runs (see ``SQLiteBackend/transaction(_:_:)``).
+    let executor: ConnectionExecutor
+
+    init(queue: DatabaseQueue) {
+        self.queue = queue
+        executor = ConnectionExecutor(label: queue.configuration.label ?? "central-sqlite")
+    }
 
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow] {
-        // On the connection's own dispatch queue, off Swift's cooperative thread pool.
-        try await queue.writeWithoutTransaction { db in
-            let statement = try db.cachedStatement(sql: sql)
-            let arguments = StatementArguments(binds.map { value -> DatabaseValue in
-                switch value {
-                case .null: .null
-                case .int(let v): v.databaseValue
-                case .real(let v): v.databaseValue
-                case .text(let v): v.databaseValue
-                }
-            })
-            let columns = SQLColumns(statement.columnNames)
-            var rows: [SQLRow] = []
-            let cursor = try Row.fetchCursor(statement, arguments: arguments)
-            while let row = try cursor.next() {
-                var cells: [SQLValue] = []
-                cells.reserveCapacity(columns.names.count)
-                for index in 0..<columns.names.count {
-                    switch (row[index] as DatabaseValue).storage {
-                    case .null: cells.append(.null)
-                    case .int64(let v): cells.append(.int(v))
-                    case .double(let v): cells.append(.real(v))
-                    case .string(let v): cells.append(.text(v))
-                    case .blob(let d): cells.append(.text(String(decoding: d, as: UTF8.self)))
-                    }
-                }
-                rows.append(SQLRow(columns: columns, cells: cells))
-            }
-            return rows
+        // On the connection's own thread when called from its transaction (the task prefers its executor); a
+        // caller elsewhere gets there through GRDB's queue. Never on Swift's cooperative thread pool.
+        guard executor.isCurrent else {
+            return try await queue.writeWithoutTransaction { db in try Self.run(sql, binds, db) }
         }
+        return try queue.inDatabase { db in try Self.run(sql, binds, db) }
     }
+
+    private static func run(_ sql: String, _ binds: [SQLValue], _ db: Database) throws -> [SQLRow] {
+        let statement = try db.cachedStatement(sql: sql)
+        let arguments = StatementArguments(binds.map { value -> DatabaseValue in
+            switch value {
+            case .null: .null
+            case .int(let v): v.databaseValue
+            case .real(let v): v.databaseValue
+            case .text(let v): v.databaseValue
+            }
+        })
+        let columns = SQLColumns(statement.columnNames)
+        var rows: [SQLRow] = []
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        while let row = try cursor.next() {
+            var cells: [SQLValue] = []
+            cells.reserveCapacity(columns.names.count)
+            for index in 0..<columns.names.count {
+                switch (row[index] as DatabaseValue).storage {
+                case .null: cells.append(.null)
+                case .int64(let v): cells.append(.int(v))
+                case .double(let v): cells.append(.real(v))
+                case .string(let v): cells.append(.text(v))
+                case .blob(let d): cells.append(.text(String(decoding: d, as: UTF8.self)))
+                }
+            }
+            rows.append(SQLRow(columns: columns, cells: cells))
+        }
+        return rows
+    }
+}
+
+/// A serial executor over one dispatch queue: the thread a connection's transactions run on, where a blocking
+/// SQLite call holds up nothing but that connection.
+final class ConnectionExecutor: TaskExecutor {
+    private let queue: DispatchQueue
+    private let key = DispatchSpecificKey<ObjectIdentifier>()
+
+    init(label: String) {
+        queue = DispatchQueue(label: label + "-transactions")
+        queue.setSpecific(key: key, value: ObjectIdentifier(self))
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
+    }
+
+    /// Whether the caller runs on this executor's queue.
+    var isCurrent: Bool { DispatchQueue.getSpecific(key: key) == ObjectIdentifier(self) }
 }

@@ -75,7 +75,7 @@ extension Replica {
     private static func stagingConfiguration() -> Configuration {
         var config = Configuration()
         config.label = "replica bootstrap"
-        // Checked per snapshot by SnapshotLoad instead (the loader keeps the links inside the file by construction).
+        // The loader writes each card with the holder it has just written or merged it into: the links hold by construction.
         config.foreignKeysEnabled = false
         config.prepareDatabase { db in
             try db.execute(sql: """

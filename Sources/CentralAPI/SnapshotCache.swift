@@ -72,7 +72,10 @@ public final class SnapshotCache: Sendable {
     }
 }
 
-/// Collects the gzip bytes of a snapshot being sent, in segments of about 256 KiB, up to the cache's limit.
+/// Collects the gzip bytes of a snapshot being sent, in segments of about 32 KiB, up to the cache's limit.
+///
+/// Small segments on purpose: a kiosk inflates and parses what one write brings before it asks for more, and
+/// 256 KiB of gzip is 4 MiB of NDJSON, some 12,000 cards held at once (kioskd went over 64 MiB on them).
 struct SnapshotRecorder {
     private(set) var segments: [ByteBuffer] = []
     private var current = ByteBuffer()
@@ -86,6 +89,8 @@ struct SnapshotRecorder {
         self.recording = recording
     }
 
+    static let segmentBytes = 32 * 1024
+
     mutating func append(_ bytes: ByteBuffer) {
         guard recording else { return }
         total += bytes.readableBytes
@@ -97,7 +102,7 @@ struct SnapshotRecorder {
         }
         var copy = bytes
         current.writeBuffer(&copy)
-        if current.readableBytes >= 256 * 1024 {
+        if current.readableBytes >= Self.segmentBytes {
             segments.append(current)
             current = ByteBuffer()
         }

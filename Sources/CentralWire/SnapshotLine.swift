@@ -79,52 +79,35 @@ public enum SnapshotLine {
         var entitlements: [EntitlementView] = []
         if !p.literal("]") {
             repeat {
-                guard p.literal(#"{"kind":"#), let kind = p.string().flatMap(EntitlementKind.init(rawValue:)),
-                      p.literal(#","role":"#), let role = p.optional(), p.literal(#","valid_from":"#),
-                      let from = p.string().flatMap({ try? CivilDate(iso: $0) }),
-                      p.literal(#","valid_until":"#), let until = p.optional(), p.literal("}")
+                guard p.literal(#"{"kind":"#), let kind = p.string(as: EntitlementKind.init(rawValue:)),
+                      p.literal(#","role":"#), let role = p.optional(as: FamilyRole.init(rawValue:)),
+                      p.literal(#","valid_from":"#), let from = p.string(as: Self.day),
+                      p.literal(#","valid_until":"#), let until = p.optional(as: Self.day), p.literal("}")
                 else { return nil }
-                var roleValue: FamilyRole?
-                if let role {
-                    guard let r = FamilyRole(rawValue: role) else { return nil }
-                    roleValue = r
-                }
-                var untilValue: CivilDate?
-                if let until {
-                    guard let d = try? CivilDate(iso: until) else { return nil }
-                    untilValue = d
-                }
-                entitlements.append(EntitlementView(kind: kind, role: roleValue, validFrom: from, validUntil: untilValue))
+                entitlements.append(EntitlementView(kind: kind, role: role, validFrom: from, validUntil: until))
             } while p.literal(",")
             guard p.literal("]") else { return nil }
         }
         guard p.literal(#","holder_display_name":"#), let name = p.string(),
               p.literal(#","number":"#), let number = p.string(),
               p.literal(#","person_id":"#), let person = p.string(),
-              p.literal(#","replaced_by_uid":"#), let replacedBy = p.optional(),
-              p.literal(#","series":"#), let series = p.optional(),
-              p.literal(#","status":"#), let status = p.string().flatMap(CardStatus.init(rawValue:)),
-              p.literal(#","technology":"#), let technology = p.string().flatMap(CardTechnology.init(rawValue:)),
-              p.literal(#","uid":"#), let uid = p.optional(),
-              p.literal(#","valid_from":"#), let from = p.optional(),
-              p.literal(#","valid_until":"#), let until = p.optional(),
+              p.literal(#","replaced_by_uid":"#), let replacedBy = p.optional(as: { $0 }),
+              p.literal(#","series":"#), let series = p.optional(as: { $0 }),
+              p.literal(#","status":"#), let status = p.string(as: CardStatus.init(rawValue:)),
+              p.literal(#","technology":"#), let technology = p.string(as: CardTechnology.init(rawValue:)),
+              p.literal(#","uid":"#), let uid = p.optional(as: { $0 }),
+              p.literal(#","valid_from":"#), let from = p.optional(as: Self.day),
+              p.literal(#","valid_until":"#), let until = p.optional(as: Self.day),
               p.literal("}"), p.atEnd
         else { return nil }
-        var fromDate: CivilDate?
-        if let from {
-            guard let d = try? CivilDate(iso: from) else { return nil }
-            fromDate = d
-        }
-        var untilDate: CivilDate?
-        if let until {
-            guard let d = try? CivilDate(iso: until) else { return nil }
-            untilDate = d
-        }
         return CardView(
-            number: number, uid: uid, technology: technology, series: series, status: status, validFrom: fromDate,
-            validUntil: untilDate, replacedByUID: replacedBy, holderDisplayName: name, personID: person, entitlements: entitlements
+            number: number, uid: uid, technology: technology, series: series, status: status, validFrom: from,
+            validUntil: until, replacedByUID: replacedBy, holderDisplayName: name, personID: person, entitlements: entitlements
         )
     }
+
+    /// A day as `JSONDecoder` reads one (`CivilDate`'s own parser), or `nil`.
+    private static func day(_ text: String) -> CivilDate? { try? CivilDate(iso: text) }
 
     /// Reads the fixed shape left to right.
     private struct Cursor {
@@ -160,10 +143,15 @@ public enum SnapshotLine {
             return value
         }
 
-        /// `null` as `.some(nil)`, a string as `.some(value)`; `nil` for anything else.
-        mutating func optional() -> String?? {
+        /// A string read by `make`; `nil` if either refuses it.
+        mutating func string<T>(as make: (String) -> T?) -> T? {
+            string().flatMap(make)
+        }
+
+        /// `null` as `.some(nil)`, a string read by `make` as `.some(value)`; `nil` for anything else.
+        mutating func optional<T>(as make: (String) -> T?) -> T?? {
             if literal("null") { return .some(nil) }
-            guard let value = string() else { return nil }
+            guard let value = string(as: make) else { return nil }
             return .some(value)
         }
     }

@@ -133,6 +133,11 @@ enum SnapshotLoad {
             VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)
             """)
         let insertLink = try db.makeStatement(sql: "INSERT INTO temp.snapshot_link (card, target) VALUES (?, ?)")
+        func insertEntitlements(_ entitlements: [Entitlement], of personID: Int64) throws {
+            for e in entitlements {
+                try insertEntitlement.execute(arguments: [personID, e.kind.rawValue, e.role?.rawValue, e.validFrom.iso, e.validUntil?.iso])
+            }
+        }
 
         var stored = 0
         // A holder with several chips is listed once per chip. Listed one after the other, the holder is
@@ -150,16 +155,12 @@ enum SnapshotLoad {
                         }
                         if previous.entitlements != card.entitlements {
                             try db.execute(sql: "DELETE FROM entitlement WHERE person_id = ?", arguments: [personID])
-                            for e in card.entitlements {
-                                try insertEntitlement.execute(arguments: [personID, e.kind.rawValue, e.role?.rawValue, e.validFrom.iso, e.validUntil?.iso])
-                            }
+                            try insertEntitlements(card.entitlements, of: personID)
                         }
                     } else {
                         try insertPerson.execute(arguments: [card.personRef, card.holderDisplayName])
                         personID = db.lastInsertedRowID
-                        for e in card.entitlements {
-                            try insertEntitlement.execute(arguments: [personID, e.kind.rawValue, e.role?.rawValue, e.validFrom.iso, e.validUntil?.iso])
-                        }
+                        try insertEntitlements(card.entitlements, of: personID)
                     }
                     last = (card.personRef, personID, card.holderDisplayName, card.entitlements)
                     try insertCard.execute(arguments: [
@@ -198,29 +199,23 @@ enum SnapshotLoad {
 
         // Holders listed apart (most holders have one chip, so the unique index is tried first): the last
         // listing keeps the holder, its name and entitlements; the others go.
-        if try !createUnique("person_by_ref", unique, db) {
-            try db.execute(sql: """
-                CREATE TEMP TABLE person_merge AS
-                SELECT p.id AS old, d.keep AS keep FROM person p
-                JOIN (SELECT ref, max(id) AS keep FROM person GROUP BY ref HAVING count(*) > 1) d ON d.ref = p.ref
-                WHERE p.id <> d.keep;
-                UPDATE card SET person_id = (SELECT keep FROM temp.person_merge WHERE old = card.person_id)
-                WHERE person_id IN (SELECT old FROM temp.person_merge);
-                DELETE FROM entitlement WHERE person_id IN (SELECT old FROM temp.person_merge);
-                DELETE FROM person WHERE id IN (SELECT old FROM temp.person_merge);
-                DROP TABLE temp.person_merge;
-                """)
-            _ = try createUnique("person_by_ref", unique, db, throwing: true)
-        }
+        try createUnique("person_by_ref", unique, db, settlingDuplicatesWith: """
+            CREATE TEMP TABLE person_merge AS
+            SELECT p.id AS old, d.keep AS keep FROM person p
+            JOIN (SELECT ref, max(id) AS keep FROM person GROUP BY ref HAVING count(*) > 1) d ON d.ref = p.ref
+            WHERE p.id <> d.keep;
+            UPDATE card SET person_id = (SELECT keep FROM temp.person_merge WHERE old = card.person_id)
+            WHERE person_id IN (SELECT old FROM temp.person_merge);
+            DELETE FROM entitlement WHERE person_id IN (SELECT old FROM temp.person_merge);
+            DELETE FROM person WHERE id IN (SELECT old FROM temp.person_merge);
+            DROP TABLE temp.person_merge;
+            """)
         // A chip listed twice (a correct central never sends one): the last listing stays.
-        if try !createUnique("card_by_uid", unique, db) {
-            try db.execute(sql: """
-                DELETE FROM card WHERE uid IS NOT NULL AND id IN (
-                    SELECT c.id FROM card c JOIN (SELECT uid, max(id) AS keep FROM card WHERE uid IS NOT NULL GROUP BY uid HAVING count(*) > 1) d
-                    ON d.uid = c.uid WHERE c.id <> d.keep)
-                """)
-            _ = try createUnique("card_by_uid", unique, db, throwing: true)
-        }
+        try createUnique("card_by_uid", unique, db, settlingDuplicatesWith: """
+            DELETE FROM card WHERE uid IS NOT NULL AND id IN (
+                SELECT c.id FROM card c JOIN (SELECT uid, max(id) AS keep FROM card WHERE uid IS NOT NULL GROUP BY uid HAVING count(*) > 1) d
+                ON d.uid = c.uid WHERE c.id <> d.keep)
+            """)
         // A printed card listed twice with the same currency: the last listing stays.
         try db.execute(sql: """
             DELETE FROM card WHERE uid IS NULL AND EXISTS (
@@ -247,15 +242,17 @@ enum SnapshotLoad {
             """)
     }
 
-    /// Creates the unique index `name` (one of `unique`); `false` if rows break it (nothing is created then),
-    /// or with `throwing`, the constraint error.
-    private static func createUnique(_ name: String, _ unique: [(name: String, sql: String)], _ db: Database, throwing: Bool = false) throws -> Bool {
-        guard let index = unique.first(where: { $0.name == name }) else { return true }
+    /// Creates the unique index `name` (one of `unique`); if rows break it, runs `settle` (which removes the
+    /// duplicates) and creates it again, letting a second failure through.
+    private static func createUnique(
+        _ name: String, _ unique: [(name: String, sql: String)], _ db: Database, settlingDuplicatesWith settle: String
+    ) throws {
+        guard let index = unique.first(where: { $0.name == name }) else { return }
         do {
             try db.execute(sql: index.sql)
-            return true
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT && !throwing {
-            return false
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            try db.execute(sql: settle)
+            try db.execute(sql: index.sql)
         }
     }
 

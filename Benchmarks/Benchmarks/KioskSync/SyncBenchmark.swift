@@ -77,18 +77,19 @@ enum SyncBenchmark {
 
         // 1. Bootstrap, kioskd end to end.
         let state = dir + "/kioskd-sync-state"
-        try? FileManager.default.removeItem(atPath: state)
-        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let token = try central.enrol()
-        let swiftSeconds = try await bootstrapKioskd(bin: bin, state: state, central: central.url, token: token, cards: cards)
+        let first = try await bootstrapKioskd(bin: bin, state: state, central: central.url, token: token, cards: cards)
+        let swiftSeconds = first.seconds
+        emit("bootstrap_cards", Double(cards), "cards")
+        emit("bootstrap_swift_time", swiftSeconds, "s")
+        emit("bootstrap_kioskd_rss_peak_sampled", first.peakSampled, "MiB")
+        emit("bootstrap_kioskd_rss_hwm", first.hwm, "MiB")
         // 1a. A second kiosk right after: the central sends the snapshot it kept from the first one.
         let second = dir + "/kioskd-sync-state-2"
+        let kept = try await bootstrapKioskd(bin: bin, state: second, central: central.url, token: try central.enrol(), cards: cards)
         try? FileManager.default.removeItem(atPath: second)
-        try FileManager.default.createDirectory(atPath: second, withIntermediateDirectories: true)
-        let keptSeconds = try await bootstrapKioskd(
-            bin: bin, state: second, central: central.url, token: try central.enrol(), cards: cards, figure: "bootstrap_kept_snapshot"
-        )
-        try? FileManager.default.removeItem(atPath: second)
+        emit("bootstrap_kept_snapshot_time", kept.seconds, "s")
+        emit("bootstrap_kept_snapshot_kioskd_rss_hwm", kept.hwm, "MiB")
 
         // 1b. The same rows through Python's sqlite3.
         let ndjson = try central.plainSnapshot(token: token)
@@ -99,7 +100,7 @@ enum SyncBenchmark {
         emit("bootstrap_python_sqlite3_time", pySeconds, "s")
         emit("bootstrap_python_sqlite3_rate", Double(cards) / pySeconds, "cards/s")
         emit("bootstrap_swift_vs_python", pySeconds / swiftSeconds, "x")
-        emit("bootstrap_kept_snapshot_vs_python", pySeconds / keptSeconds, "x")
+        emit("bootstrap_kept_snapshot_vs_python", pySeconds / kept.seconds, "x")
 
         // 2. A 10,000-change delta on the bootstrapped replica.
         let replica = try Replica(path: state + "/replica.sqlite")
@@ -112,10 +113,17 @@ enum SyncBenchmark {
 
     // MARK: 1. Bootstrap
 
-    /// Bootstraps an empty kioskd; emits `<figure>_time` and its peak memory (and, for the first, the card count).
-    static func bootstrapKioskd(
-        bin: String, state: String, central: String, token: String, cards: Int, figure: String = "bootstrap_swift"
-    ) async throws -> Double {
+    /// What one kioskd bootstrap took: seconds to its first successful sync, and memory in MiB.
+    struct Bootstrap {
+        var seconds: Double
+        var peakSampled: Double
+        var hwm: Double
+    }
+
+    /// Bootstraps a kioskd from an empty state directory `state` (made anew) and checks it stored every card.
+    static func bootstrapKioskd(bin: String, state: String, central: String, token: String, cards: Int) async throws -> Bootstrap {
+        try? FileManager.default.removeItem(atPath: state)
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin + "/kioskd")
         var env = ProcessInfo.processInfo.environment
@@ -159,16 +167,7 @@ enum SyncBenchmark {
         p.waitUntilExit()
         let stored = try Replica(path: state + "/replica.sqlite").stats(detailed: false)
         guard stored.cards == cards else { throw BenchmarkError("kioskd's replica has \(stored.cards) cards, expected \(cards)") }
-        if figure == "bootstrap_swift" {
-            emit("bootstrap_cards", Double(cards), "cards")
-            emit("bootstrap_swift_time", seconds, "s")
-            emit("bootstrap_kioskd_rss_peak_sampled", peakSampled, "MiB")
-            emit("bootstrap_kioskd_rss_hwm", hwm, "MiB")
-        } else {
-            emit(figure + "_time", seconds, "s")
-            emit(figure + "_kioskd_rss_hwm", hwm, "MiB")
-        }
-        return seconds
+        return Bootstrap(seconds: seconds, peakSampled: peakSampled, hwm: hwm)
     }
 
     /// A /proc/PID/status field in MiB.

@@ -70,4 +70,36 @@ struct FeedPageWriteTests {
         #expect(try replica.card(number: CardNumber(normalising: "WAL-00007"))?.holderDisplayName == "Ola B.")
         #expect(try replica.consistencyProblems().isEmpty)
     }
+
+    /// A change to the chips themselves rewrites their own pages and nothing else: no index entry is rewritten to the
+    /// value it had. (A value of the same length: a longer one would move rows to new pages.)
+    @Test func aChipChangeWritesOnlyTheChipsPages() async throws {
+        let dir = TempDir()
+        let path = dir.file("replica.sqlite")
+        let replica = try Replica(path: path)
+        let cards = try (0..<3000).map { try Self.card($0) }
+        try replica.replaceAll(with: cards, cursor: 1)
+        _ = try Self.walFrames(path)
+        let queue = try DatabaseQueue(path: path)
+        let pages = try await queue.read { db in
+            try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT name, count(*) AS n FROM dbstat GROUP BY name").map {
+                ($0["name"] as String, $0["n"] as Int)
+            })
+        }
+        try queue.close()
+        let cardPages = try #require(pages["card"])
+        #expect(try #require(pages["card_by_person"]) > 2)
+
+        let changed = cards.map { card -> SyncedChange in
+            var card = card
+            card.technology = .ntag216
+            return .upsert(card)
+        }
+        try await replica.applyChanges(changed, cursor: 2)
+        let frames = try Self.walFrames(path)
+        // The card table's pages, and the page of the cursor.
+        #expect(frames >= cardPages && frames <= cardPages + 1, "\(frames) frames, \(cardPages) card pages, \(pages)")
+        #expect(try replica.card(number: CardNumber(normalising: "WAL-00042"))?.technology == .ntag216)
+        #expect(try replica.consistencyProblems().isEmpty)
+    }
 }

@@ -275,7 +275,7 @@ let package = Package(
         .testTarget(
             name: "CentralTests",
             dependencies: [
-                "CardModel", "CentralWire", "RegistryCSV", "CentralStore", "CentralAPI",
+                "CardModel", "CentralWire", "RegistryCSV", "CentralStore", "CentralAPI", "KioskTestSupport",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

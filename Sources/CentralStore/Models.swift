@@ -3,7 +3,7 @@ public import CentralWire
 import Foundation
 
 /// What an import did.
-public struct RegistryImportReport: Sendable {
+public struct RegistryImportReport: Sendable, Equatable {
     /// Card numbers whose rows were accepted.
     public var cards: Int
     /// Feed entries written (0 when re-importing an unchanged file).

@@ -75,6 +75,11 @@ enum SQLDialect: Sendable {
 protocol SQLConnection {
     /// Runs one statement and returns its rows (none for statements without results).
     func query(_ sql: String, _ binds: [SQLValue]) async throws -> [SQLRow]
+
+    /// Appends `rows` (values in the order of `columns`) to `table`: many rows a statement, or PostgreSQL's `COPY`.
+    ///
+    /// `table` and `columns` are the store's own names, never input.
+    func insert(into table: String, columns: [String], rows: [[SQLValue]]) async throws
 }
 
 /// The connection a ``SQLTransactionKind/statement`` body gets: it runs one statement, and refuses a second,
@@ -93,6 +98,21 @@ final class StatementConnection: SQLConnection {
 }
 
 extension SQLConnection {
+    /// Rows a multi-row `INSERT` carries: well under SQLite's 32,766 and PostgreSQL's 65,535 bound values.
+    static var rowsPerInsert: Int { 256 }
+
+    func insert(into table: String, columns: [String], rows: [[SQLValue]]) async throws {
+        let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ",") + ")"
+        let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+        var start = rows.startIndex
+        while start < rows.endIndex {
+            let chunk = rows[start..<min(start + Self.rowsPerInsert, rows.endIndex)]
+            // Full chunks share one statement text, so SQLite prepares it once.
+            try await execute(head + Array(repeating: row, count: chunk.count).joined(separator: ","), Array(chunk.joined()))
+            start = chunk.endIndex
+        }
+    }
+
     /// Runs one statement, ignoring any rows.
     func execute(_ sql: String, _ binds: [SQLValue] = []) async throws {
         _ = try await query(sql, binds)

@@ -1,0 +1,130 @@
+import CardModel
+@testable import CentralStore
+import Foundation
+import KioskTestSupport
+import RegistryCSV
+import Testing
+
+/// The import writes new card numbers together (many-row inserts, `COPY` on PostgreSQL) and the others one by one;
+/// the result must be exactly that of writing every number one by one in file order.
+@Suite("Registry import")
+struct RegistryImportTests {
+    /// A registry export: `numbers` in random order, chips drawn from a small pool of UIDs (so that numbers compete
+    /// for them), some printed, some with an old chip beside the current one.
+    static func export(numbers: [Int], uids: Range<Int>, rng: inout SplitMix64) throws -> [RegistryRow] {
+        let names = [("Anna", "Kowalska"), ("Jan", "Nowak"), ("Ewa", "Zielińska"), ("Piotr", "Wójcik")]
+        let kinds = [("senior60", "", ""), ("disability", "", "2029-12-31"), ("large_family", "parent", ""), ("large_family", "child", "2031-06-30")]
+        var csv = "card_number,uid,entitlement,role,first_name,last_name,valid_from,valid_until,status\n"
+        func uid() -> String {
+            let v = UInt64(Int.random(in: uids, using: &rng)) &* 0x9E37_79B9 & 0xFFFF_FFFF_FFFF
+            return "04" + String(String(v, radix: 16, uppercase: true).reversed()).padding(toLength: 12, withPad: "0", startingAt: 0)
+        }
+        for n in numbers.shuffled(using: &rng) {
+            let (first, last) = names.randomElement(using: &rng)!
+            let held = kinds.shuffled(using: &rng).prefix(Int.random(in: 1...2, using: &rng))
+            var chips = [(Int.random(in: 0..<7, using: &rng) == 0 ? "" : uid(), ["active", "suspended"].randomElement(using: &rng)!)]
+            if Int.random(in: 0..<3, using: &rng) == 0 { chips.append((uid(), ["revoked", "lost"].randomElement(using: &rng)!)) }
+            if Int.random(in: 0..<4, using: &rng) == 0 { chips.reverse() }
+            for (chip, status) in chips {
+                for (kind, role, until) in held {
+                    csv += "IMP-\(n),\(chip),\(kind),\(role),\(first),\(last),2024-0\(Int.random(in: 1...9, using: &rng))-01,\(until),\(status)\n"
+                }
+            }
+        }
+        let parsed = try RegistryCSV.parse(Array(csv.utf8))
+        #expect(parsed.errors.isEmpty, "\(parsed.errors.prefix(3))")
+        return parsed.rows
+    }
+
+    /// Everything the import writes, with the holders' random ids replaced by their order of appearance.
+    static func contents(_ store: RelationalCentralStore) async throws -> [String] {
+        try await store.backend.transaction(.read) { db in
+            var persons: [String: String] = [:]
+            func person(_ id: String) -> String {
+                if let known = persons[id] { return known }
+                persons[id] = "P\(persons.count)"
+                return persons[id]!
+            }
+            func text(_ value: SQLValue) -> String {
+                switch value {
+                case .null: "∅"
+                case .int(let v): String(v)
+                case .real(let v): String(v)
+                case .text(let v): v
+                }
+            }
+            var lines: [String] = []
+            for row in try await db.query("""
+                SELECT id, number, uid, technology, series, status, valid_from, valid_until, replaced_by, person_id FROM card ORDER BY id
+                """, []) {
+                lines.append("card " + row.cells.dropLast().map(text).joined(separator: " ") + " " + person(try row.text("person_id")))
+            }
+            for row in try await db.query("SELECT person_id, kind, role, valid_from, valid_until FROM entitlement ORDER BY id", []) {
+                lines.append("entitlement " + person(try row.text("person_id")) + " " + row.cells.dropFirst().map(text).joined(separator: " "))
+            }
+            var names: [String] = []
+            for row in try await db.query("SELECT id, display_name FROM person", []) {
+                names.append("person " + (persons[try row.text("id")] ?? "without a card") + " " + (try row.text("display_name")))
+            }
+            lines += names.sorted()
+            for row in try await db.query("SELECT seq, op, kiosk_id, payload FROM registry_change ORDER BY seq", []) {
+                var payload = try row.text("payload")
+                for (id, name) in persons { payload = payload.replacingOccurrences(of: id, with: name) }
+                lines.append("feed " + row.cells.dropLast().map(text).joined(separator: " ") + " " + payload)
+            }
+            return lines
+        }
+    }
+
+    @Test("new numbers written together leave exactly what writing each number alone leaves", arguments: TestBackend.allCases)
+    func togetherEqualsAlone(backend: TestBackend) async throws {
+        try backend.skipUnlessAvailable()
+        for seed in [UInt64(7), 8, 9] {
+            var rng = SplitMix64(seed: seed)
+            let before = try Self.export(numbers: Array(0..<120), uids: 0..<150, rng: &rng)
+            // A third of the numbers again, changed, among 200 new ones; the UIDs overlap the old ones and each other.
+            let again = Array(0..<120).shuffled(using: &rng).prefix(40)
+            let after = try Self.export(numbers: Array(again) + Array(120..<320), uids: 100..<400, rng: &rng)
+            try await withStore(backend) { together in
+                try await withStore(backend) { alone in
+                    let together = try #require(together as? RelationalCentralStore)
+                    let alone = try #require(alone as? RelationalCentralStore)
+                    for store in [together, alone] { _ = try await store.importRegistry(before, progress: nil, newCardsTogether: false) }
+                    #expect(try await Self.contents(together) == Self.contents(alone))
+
+                    let report = try await together.importRegistry(after, progress: nil, newCardsTogether: true)
+                    let expected = try await alone.importRegistry(after, progress: nil, newCardsTogether: false)
+                    #expect(report == expected)
+                    // The case is worth comparing: new cards, refused chips, and numbers the registry had.
+                    #expect(report.cards > 150 && report.changes > report.cards)
+                    #expect(report.refused.contains { $0.reason.contains("already belongs to card") })
+                    let (got, want) = (try await Self.contents(together), try await Self.contents(alone))
+                    #expect(got.count == want.count)
+                    for (line, (g, w)) in zip(got, want).enumerated() where g != w {
+                        Issue.record("seed \(seed), line \(line):\n  together: \(g)\n  alone:    \(w)")
+                        break
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("many rows at once keep every text as it was, NULLs and the characters COPY escapes too", arguments: TestBackend.allCases)
+    func manyRowsKeepTheirText(backend: TestBackend) async throws {
+        try backend.skipUnlessAvailable()
+        try await withStore(backend) { store in
+            let store = try #require(store as? RelationalCentralStore)
+            let texts = ["tab\there", "back\\slash \\N", "line\nbreak\r", "", "\\", "Zażółć gęślą jaźń", "null"]
+            // More rows than one INSERT carries.
+            let rows: [[SQLValue]] = (0..<600).map { i in
+                [.int(Int64(i)), i % 5 == 4 ? .null : .text(texts[i % texts.count])]
+            }
+            let back = try await store.backend.transaction(.write) { db in
+                try await db.execute("CREATE TABLE copy_probe (n BIGINT PRIMARY KEY, t TEXT)")
+                try await db.insert(into: "copy_probe", columns: ["n", "t"], rows: rows)
+                return try await db.query("SELECT n, t FROM copy_probe ORDER BY n", []).map(\.cells)
+            }
+            #expect(back == rows)
+        }
+    }
+}

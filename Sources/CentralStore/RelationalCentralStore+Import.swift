@@ -57,7 +57,7 @@ extension RelationalCentralStore {
                         chips.append(chip)
                     }
                     guard !chips.isEmpty else { continue }
-                    for uid in chips.compactMap(\.uid) { claimed[uid.hex] = number }
+                    for chip in chips { if let uid = chip.uid { claimed[uid.hex] = number } }
                     batch.add(number: number, chips: chips)
                     cards += 1
                     if batch.chipCount >= NewCardBatch.flushAt { changes += try await batch.write(db, dialect: dialect) }
@@ -78,7 +78,7 @@ extension RelationalCentralStore {
                 }
                 guard !chips.isEmpty else { continue }
                 changes += try await writeImported(db, number: number, chips: chips)
-                for uid in chips.compactMap(\.uid) { claimed[uid.hex] = number }
+                for chip in chips { if let uid = chip.uid { claimed[uid.hex] = number } }
                 cards += 1
             }
             changes += try await batch.write(db, dialect: dialect)
@@ -86,6 +86,21 @@ extension RelationalCentralStore {
             return (cards, changes, refused)
         }
         return RegistryImportReport(cards: cards, changes: changes, refused: refused.sorted { $0.line < $1.line })
+    }
+
+    /// A new holder's pseudonymous id: a random (version 4) UUID, in lower case.
+    ///
+    /// From the kernel's `getrandom` through the standard generator: Foundation's `UUID()` opened and read
+    /// `/dev/urandom` for each one, 5 % of an import of 200,000 new cards.
+    static func newPersonID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (generator.next() as UInt64, generator.next() as UInt64)
+        return withUnsafeMutableBytes(of: &bytes) { raw in
+            raw[6] = raw[6] & 0x0F | 0x40
+            raw[8] = raw[8] & 0x3F | 0x80
+            return UUID(uuid: (raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
+                               raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14], raw[15])).uuidString.lowercased()
+        }
     }
 
     /// The rows of a chip whose UID another card number has.
@@ -111,7 +126,7 @@ extension RelationalCentralStore {
     /// Makes the stored chips of `number` match `chips`, updating in place where the UID matches.
     func writeImported(_ db: any SQLConnection, number: CardNumber, chips: [RegistryChip]) async throws -> Int {
         let existing = try await db.query("SELECT id, uid, technology, person_id FROM card WHERE number = ? ORDER BY id", [.text(number.value)])
-        let personID = existing.first?.optionalText("person_id") ?? UUID().uuidString.lowercased()
+        let personID = existing.first?.optionalText("person_id") ?? Self.newPersonID()
         let persons = Set(existing.compactMap { $0.optionalText("person_id") }).union([personID])
         return try await tracking(db, persons: persons) {
             let first = chips[0].rows[0]
@@ -183,10 +198,10 @@ extension RegistryChip {
     }
 
     /// The first day of any of the chip's rows.
-    var validFrom: CivilDate? { rows.map(\.validFrom).min() }
+    var validFrom: CivilDate? { rows.lazy.map { $0.validFrom }.min() }
 
     /// The last day of any of the chip's rows; `nil` when one of them is open-ended.
-    var validUntil: CivilDate? { rows.contains { $0.validUntil == nil } ? nil : rows.compactMap(\.validUntil).max() }
+    var validUntil: CivilDate? { rows.contains { $0.validUntil == nil } ? nil : rows.lazy.compactMap { $0.validUntil }.max() }
 }
 
 /// The card numbers and chip UIDs of an import that the registry already had when it began.
@@ -255,7 +270,7 @@ struct NewCardBatch {
         cardRows.reserveCapacity(chipCount)
         feed.reserveCapacity(chipCount)
         for (number, name, chips) in cards {
-            let personID = UUID().uuidString.lowercased()
+            let personID = RelationalCentralStore.newPersonID()
             persons.append([.text(personID), .text(name)])
             let entitlements = RegistryChip.entitlements(of: chips)
             for e in entitlements {
@@ -288,7 +303,7 @@ struct NewCardBatch {
                     throw CentralStoreError.invalid("card …\(number.value.suffix(4)) would break the registry rules kiosks check: \(error); fix it and try again")
                 }
                 seq += 1
-                feed.append([.int(seq), .text(ChangeOp.upsert.rawValue), .null, .text(try RelationalCentralStore.json(view)), .int(now)])
+                feed.append([.int(seq), .text(ChangeOp.upsert.rawValue), .null, .text(try RelationalCentralStore.feedJSON(view)), .int(now)])
             }
         }
         try await db.insert(into: "person", columns: ["id", "display_name"], rows: persons)

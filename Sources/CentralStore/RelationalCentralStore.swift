@@ -12,6 +12,8 @@ final class RelationalCentralStore: CentralStore {
     let logger: Logger
     /// The newest catalogue version decoded so far (see ``newestCatalogue(_:)``).
     let decodedCatalogue = Mutex<Catalogue?>(nil)
+    /// Kiosks' request batches that arrive together, written together (see ``submitRequests(_:from:)``).
+    let requestBatches = GroupCommit<RequestBatch, [RequestResult]>()
 
     init(backend: any SQLBackend, logger: Logger) {
         self.backend = backend
@@ -32,11 +34,14 @@ final class RelationalCentralStore: CentralStore {
                 }
                 return try await body(db)
             }
-        } catch let error as CentralStoreError {
-            throw error
         } catch {
-            throw .unavailable("database error: \(String(reflecting: error))")
+            throw Self.storeError(error)
         }
+    }
+
+    /// `error` as the store reports it: its own errors as they are, the database's as `unavailable`.
+    static func storeError(_ error: any Error) -> CentralStoreError {
+        error as? CentralStoreError ?? .unavailable("database error: \(String(reflecting: error))")
     }
 
     static let encoder: JSONEncoder = {

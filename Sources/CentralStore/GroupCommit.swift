@@ -7,8 +7,7 @@ import Synchronization
 /// commit is most of what a small batch costs, so the ones waiting are written as one group. The first job
 /// to arrive when no group is being written leads: it writes at once, alone. Jobs that arrive meanwhile
 /// queue; when the group is committed each of its jobs gets its own outcome, and the first job waiting
-/// leads the next group with everything queued by then (at most ``maxGroup``). No task is started: a
-/// group is written by the task of one of its jobs.
+/// leads the next group with everything queued by then (at most ``maxGroup``).
 final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
     /// One job's outcome: what it returned, or why it failed.
     typealias Outcome = Result<Output, CentralStoreError>
@@ -37,7 +36,7 @@ final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
     }
 
     /// Writes `job` in a group; `write` writes a group in one transaction and returns one outcome per job, in order.
-    func submit(_ job: Job, write: ([Job]) async -> [Outcome]) async -> Outcome {
+    func submit(_ job: Job, write: @escaping @Sendable ([Job]) async -> [Outcome]) async -> Outcome {
         let wake = await withCheckedContinuation { (continuation: CheckedContinuation<Wake, Never>) in
             let leads = state.withLock { state in
                 if state.leading {
@@ -58,7 +57,10 @@ final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
                 state.queue.removeFirst(group.count)
                 return group
             }
-            var outcomes = await write([job] + others.map(\.job))
+            // In a task of its own: the leading job's caller going away (its task cancelled, say a kiosk that
+            // hung up) must not fail the other kiosks' batches.
+            let jobs = [job] + others.map(\.job)
+            var outcomes = await Task { await write(jobs) }.value
             if outcomes.count != others.count + 1 {
                 outcomes = Array(repeating: .failure(.corrupt("a group write returned \(outcomes.count) outcomes for \(others.count + 1) jobs")), count: others.count + 1)
             }

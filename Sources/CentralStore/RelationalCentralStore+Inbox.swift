@@ -102,7 +102,7 @@ extension RelationalCentralStore {
     /// commit for all (``GroupCommit``). A kiosk's answer still comes only after its requests are committed,
     /// and a batch that fails is rolled back alone.
     func submitRequests(_ items: [RequestItem], from kiosk: Principal) async throws(CentralStoreError) -> [RequestResult] {
-        try await requestBatches.submit(RequestBatch(items: items, kiosk: kiosk)) { batches in
+        try await requestBatches.submit(RequestBatch(items: items, kiosk: kiosk)) { [self] batches in
             do {
                 return try await run(.write) { db in
                     guard batches.count > 1 else { return [.success(try await store(db, batches[0]))] }

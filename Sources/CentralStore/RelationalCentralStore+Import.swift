@@ -16,9 +16,10 @@ extension RelationalCentralStore {
     ///
     /// Card numbers the registry does not have yet, whose chips no card has either, are gathered and written
     /// together: their rows with many-row inserts (`COPY` on PostgreSQL), their feed entries built from what was
-    /// written instead of read back. Every other number is written alone, in file order, after what was gathered
-    /// before it, so the outcome is the one of writing every number alone in file order. A nightly export of a new
-    /// registry is almost all new numbers: alone, each took a dozen statements.
+    /// written instead of read back. A number the registry has is compared with its stored rows (read a few hundred
+    /// numbers ahead, ``StoredNumbers``) and written only if something differs: alone, in file order, after what
+    /// was gathered before it. So the outcome is the one of writing every number alone in file order, where each
+    /// took a dozen statements: a first export is almost all new numbers, the next night's almost all unchanged.
     func importRegistry(
         _ rows: [RegistryRow], progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?, newCardsTogether: Bool
     ) async throws(CentralStoreError) -> RegistryImportReport {

@@ -50,13 +50,19 @@ struct FeedPageWriteTests {
         }
     }
 
-    @Test func aPageThatChangesNothingWritesOnlyItsCursor() async throws {
-        let dir = TempDir()
+    /// A replica of 3,000 chips in `dir`, its WAL folded: the frames of the next commit are all the WAL holds.
+    static func loaded(in dir: TempDir) throws -> (path: String, replica: Replica, cards: [SyncedCard]) {
         let path = dir.file("replica.sqlite")
         let replica = try Replica(path: path)
         let cards = try (0..<3000).map { try Self.card($0) }
         try replica.replaceAll(with: cards, cursor: 1)
         _ = try Self.walFrames(path)
+        return (path, replica, cards)
+    }
+
+    @Test func aPageThatChangesNothingWritesOnlyItsCursor() async throws {
+        let dir = TempDir()
+        let (path, replica, cards) = try Self.loaded(in: dir)
 
         try await replica.applyChanges(cards.map { .upsert($0) }, cursor: 2)
         let unchanged = try Self.walFrames(path)
@@ -75,11 +81,7 @@ struct FeedPageWriteTests {
     /// value it had. (A value of the same length: a longer one would move rows to new pages.)
     @Test func aChipChangeWritesOnlyTheChipsPages() async throws {
         let dir = TempDir()
-        let path = dir.file("replica.sqlite")
-        let replica = try Replica(path: path)
-        let cards = try (0..<3000).map { try Self.card($0) }
-        try replica.replaceAll(with: cards, cursor: 1)
-        _ = try Self.walFrames(path)
+        let (path, replica, cards) = try Self.loaded(in: dir)
         let queue = try DatabaseQueue(path: path)
         let pages = try await queue.read { db in
             try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT name, count(*) AS n FROM dbstat GROUP BY name").map {

@@ -52,22 +52,23 @@ enum RegistryImportBenchmark {
             }
         }
 
+        // Each run starts after a sync: with nothing of the run before it still being written out.
         let clock = ContinuousClock()
-        sync()  // each run starts with nothing of the last one still being written out
-        var start = clock.now
-        try runChecked(bin + "/cus-central", ["registry", "import", csvPath, "--database", "sqlite:" + work + "/swift.db"])
-        let swiftSeconds = (clock.now - start).seconds
+        func importSeconds(into database: String) throws -> Double {
+            sync()
+            let start = clock.now
+            try runChecked(bin + "/cus-central", ["registry", "import", csvPath, "--database", database])
+            return (clock.now - start).seconds
+        }
+        let swiftSeconds = try importSeconds(into: "sqlite:" + work + "/swift.db")
         emit("import_sqlite_time", swiftSeconds, "s")
         emit("import_sqlite_rate", Double(rows) / swiftSeconds, "rows/s")
         // The same export the next night: nothing changed.
-        sync()  // each run starts with nothing of the last one still being written out
-        start = clock.now
-        try runChecked(bin + "/cus-central", ["registry", "import", csvPath, "--database", "sqlite:" + work + "/swift.db"])
-        emit("import_again_sqlite_time", (clock.now - start).seconds, "s")
+        emit("import_again_sqlite_time", try importSeconds(into: "sqlite:" + work + "/swift.db"), "s")
 
         let script = work + "/import.py"
         try pythonScript.write(toFile: script, atomically: true, encoding: .utf8)
-        sync()  // each run starts with nothing of the last one still being written out
+        sync()
         let python = try runChecked("/usr/bin/python3", [script, csvPath, work + "/python.db"])
         guard let pythonSeconds = Double(python) else { throw BenchmarkError("python3 printed \(python)") }
         emit("import_python_sqlite3_time", pythonSeconds, "s")
@@ -77,16 +78,10 @@ enum RegistryImportBenchmark {
         if let url = ProcessInfo.processInfo.environment["BENCH_DATABASE"], url.hasPrefix("postgres") {
             let database = url + (url.contains("?") ? "&" : "?") + "schema=import_\(getpid())"
             try runChecked(bin + "/cus-central", ["kiosk", "add", "bench", "--database", database])
-            sync()  // each run starts with nothing of the last one still being written out
-            start = clock.now
-            try runChecked(bin + "/cus-central", ["registry", "import", csvPath, "--database", database])
-            let seconds = (clock.now - start).seconds
+            let seconds = try importSeconds(into: database)
             emit("import_postgres_time", seconds, "s")
             emit("import_postgres_rate", Double(rows) / seconds, "rows/s")
-            sync()  // each run starts with nothing of the last one still being written out
-            start = clock.now
-            try runChecked(bin + "/cus-central", ["registry", "import", csvPath, "--database", database])
-            emit("import_again_postgres_time", (clock.now - start).seconds, "s")
+            emit("import_again_postgres_time", try importSeconds(into: database), "s")
         }
     }
 

@@ -50,37 +50,22 @@ extension RelationalCentralStore {
                 let planned = RegistryChip.plan(group, refused: &rowErrors)
                 refused += rowErrors.map { RowErrorView(line: $0.line, reason: $0.reason) }
 
-                guard let known else {
-                    // Every number alone, in file order: the reference the tests compare with.
-                    var chips: [RegistryChip] = []
-                    for chip in planned {
-                        if let uid = chip.uid,
-                           let owner = try await db.one("SELECT number FROM card WHERE uid = ?", [.text(uid.hex)])?.optionalText("number"),
-                           owner != number.value {
-                            refused += Self.refusals(chip, uid: uid, owner: owner)
-                            continue
-                        }
-                        chips.append(chip)
-                    }
-                    guard !chips.isEmpty else { continue }
-                    changes += try await writeImported(db, number: number, chips: chips)
-                    cards += 1
-                    continue
-                }
-
                 // The stored rows of numbers the registry has, read a few hundred numbers ahead.
-                if known.numbers.contains(number.value), !stored.has(number.value) {
+                if let known, known.numbers.contains(number.value), !stored.has(number.value) {
                     let ahead = groups[done...].lazy.map(\.number.value).filter { known.numbers.contains($0) }
                     try await stored.read(db, numbers: Array(ahead.prefix(StoredNumbers.readAhead)))
                 }
-                // A chip whose UID another number has is refused, as when the number is written alone: the owner is
-                // this number, or one this import gave it to, or whatever the registry says for a UID it had.
+                // A chip whose UID another number has is refused. Number by number, the registry says who has it;
+                // otherwise this number (as read), one this import gave it to, or the registry for a UID it had.
                 var chips: [RegistryChip] = []
                 for chip in planned {
                     if let uid = chip.uid {
-                        var owner = stored.holds(number.value, uid: uid.hex) ? number.value : claimed[uid.hex]?.value
-                        if owner == nil, known.uids.contains(uid.hex) {
-                            owner = try await db.one("SELECT number FROM card WHERE uid = ?", [.text(uid.hex)])?.optionalText("number")
+                        var owner: String?
+                        if let known {
+                            owner = stored.holds(number.value, uid: uid.hex) ? number.value : claimed[uid.hex]?.value
+                            if owner == nil, known.uids.contains(uid.hex) { owner = try await Self.owner(of: uid, db) }
+                        } else {
+                            owner = try await Self.owner(of: uid, db)
                         }
                         if let owner, owner != number.value {
                             refused += Self.refusals(chip, uid: uid, owner: owner)
@@ -90,8 +75,13 @@ extension RelationalCentralStore {
                     chips.append(chip)
                 }
                 guard !chips.isEmpty else { continue }
-                for chip in chips { if let uid = chip.uid { claimed[uid.hex] = number } }
                 cards += 1
+                guard let known else {
+                    // Every number alone, in file order: the reference the tests compare with.
+                    changes += try await writeImported(db, number: number, chips: chips)
+                    continue
+                }
+                for chip in chips { if let uid = chip.uid { claimed[uid.hex] = number } }
 
                 if known.isNew(number, chips) {
                     batch.add(number: number, chips: chips)
@@ -141,6 +131,11 @@ extension RelationalCentralStore {
             return UUID(uuid: (raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
                                raw[8], raw[9], raw[10], raw[11], raw[12], raw[13], raw[14], raw[15])).uuidString.lowercased()
         }
+    }
+
+    /// The card number the registry gives the chip `uid`, if any.
+    static func owner(of uid: ChipUID, _ db: any SQLConnection) async throws -> String? {
+        try await db.one("SELECT number FROM card WHERE uid = ?", [.text(uid.hex)])?.optionalText("number")
     }
 
     /// The rows of a chip whose UID another card number has.
